@@ -1,0 +1,93 @@
+# statefs - build, install, check, bench.  See README.md.
+PREFIX ?= /usr/local
+DESTDIR ?=
+VERSION := 0.1.0
+
+CC ?= cc
+CLANG ?= clang
+PKGS := fuse3 libgit2 libzstd libcrypto mysqlclient
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN := -Wall -Wextra -Werror
+CFLAGS ?= -O2 -g
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -DSTATEFS_VERSION='"$(VERSION)"' $(WARN) $(CFLAGS) \
+	$(PKG_CFLAGS) -I. -MMD -MP
+LIBS := $(PKG_LIBS) -lpthread
+
+# Everything but the entry point is library code that unit tests link against.
+LIB_SRCS := $(sort $(wildcard mountpoints/*.c snapshot/*.c restore/*.c fs/*.c))
+LIB_SRCS := $(filter-out fs/main.c,$(LIB_SRCS))
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+
+OBJS := $(patsubst %.c,build/o/%.o,$(LIB_SRCS))
+ASAN_OBJS := $(patsubst %.c,build/asan/%.o,$(LIB_SRCS))
+FUZZ_OBJS := $(patsubst %.c,build/fuzz/%.o,$(LIB_SRCS))
+UNIT_BINS := $(patsubst tests/unit/%.c,build/unit/%,$(UNIT_SRCS))
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzzbin/%,$(FUZZ_SRCS))
+
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+FUZZ_SECONDS ?= 15
+
+.PHONY: all deps check unit fuzz test-mount bench demo install clean
+
+all: statefs
+
+statefs: build/o/fs/main.o $(OBJS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
+
+build/o/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+build/asan/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(SAN) -c -o $@ $<
+
+build/unit/%: tests/unit/%.c $(ASAN_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(SAN) -o $@ $< $(ASAN_OBJS) $(LIBS)
+
+build/fuzz/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CLANG) $(filter-out -MMD -MP,$(ALL_CFLAGS)) -fsanitize=fuzzer-no-link,address,undefined \
+		-c -o $@ $<
+
+build/fuzzbin/%: tests/fuzz/%.c $(FUZZ_OBJS)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(filter-out -MMD -MP,$(ALL_CFLAGS)) -fsanitize=fuzzer,address,undefined \
+		-o $@ $< $(FUZZ_OBJS) $(LIBS)
+
+# Install every build and test dependency from Debian.
+deps:
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		build-essential pkg-config clang libclang-rt-dev \
+		libfuse3-dev fuse3 libgit2-dev libzstd-dev zstd libssl-dev \
+		default-libmysqlclient-dev mariadb-server mariadb-client \
+		git vim-nox python3 attr acl util-linux procps psmisc time man-db \
+		borgbackup restic
+	@echo "deps: installed"
+
+unit: $(UNIT_BINS)
+fuzz: $(FUZZ_BINS)
+
+# One command runs everything and ends with "N passed, N failed".
+check: statefs unit fuzz
+	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run
+
+bench: statefs
+	bench/run
+
+demo: statefs
+	contrib/demo.sh
+
+install: statefs
+	install -D -m 0755 statefs $(DESTDIR)$(PREFIX)/bin/statefs
+	install -D -m 0644 contrib/statefs.conf.example $(DESTDIR)/etc/statefs/statefs.conf.example
+
+clean:
+	rm -rf build statefs
+
+-include $(shell find build -name '*.d' 2>/dev/null)
