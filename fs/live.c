@@ -1,0 +1,1189 @@
+/*
+ * live.c - the FUSE low-level operations: a passthrough to the backing files, addressed by
+ * O_PATH descriptors, never by path strings.
+ *
+ * What a newcomer must know: every name is resolved one component at a time with openat(2)
+ * and O_NOFOLLOW beneath a descriptor we already hold, so no path can leave its source; the
+ * kernel checks permissions (default_permissions) against the backing files' own attributes;
+ * and every change to a versioned mount is handed to vcs_note() after it succeeded.
+ */
+#include "fs/live.h"
+#include "fs/litter.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/xattr.h>
+
+struct handle {
+	int fd;
+	int wrote;
+	struct node *node;
+	struct vcs_who who;
+};
+
+struct dirh {
+	DIR *dp;
+	off_t offset;
+	struct dirent *entry;
+};
+
+static struct sfs *fs_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static struct node *node_of(fuse_req_t req, fuse_ino_t ino)
+{
+	if (ino == FUSE_ROOT_ID)
+		return node_root(fs_of(req)->nodes);
+	return (struct node *)(uintptr_t)ino;
+}
+
+static fuse_ino_t ino_of(struct node *n)
+{
+	return n->kind == NODE_ROOT ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)n;
+}
+
+static const struct mtab_entry *mount_of(struct sfs *fs, struct node *n)
+{
+	return n->mnt >= 0 ? &fs->tab->entries[n->mnt] : NULL;
+}
+
+static int versioned(struct sfs *fs, struct node *n)
+{
+	const struct mtab_entry *m = mount_of(fs, n);
+
+	return m && m->kind != MTAB_PLAIN;
+}
+
+static void proc_path(char *buf, size_t size, int fd)
+{
+	snprintf(buf, size, "/proc/self/fd/%d", fd);
+}
+
+static void virtual_attr(struct node *n, struct stat *st)
+{
+	static struct timespec mounted;
+
+	if (!mounted.tv_sec)
+		clock_gettime(CLOCK_REALTIME, &mounted);
+	memset(st, 0, sizeof(*st));
+	st->st_atim = st->st_mtim = st->st_ctim = mounted;
+	st->st_mode = S_IFDIR | 0755;
+	st->st_nlink = 2;
+	st->st_ino = n->kind == NODE_ROOT ? 1 : 2 + (ino_t)n->mnt;
+}
+
+/* Is @name, a child at depth @depth of a directory in mount @m, shown? */
+static int shown(const struct mtab_entry *m, int depth, const char *name)
+{
+	if (m->kind != MTAB_FILES || depth > (int)m->glob.nparts)
+		return 1;
+	return mtab_glob_match_part(&m->glob, depth - 1, name);
+}
+
+/* Note a change of @name in directory @dir for the committer. */
+static void note(fuse_req_t req, struct node *dir, const char *name, int recursive)
+{
+	struct sfs *fs = fs_of(req);
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct vcs_who who;
+	char path[PATH_MAX * 2];
+	int len, n;
+
+	if (!fs->vcs || !versioned(fs, dir))
+		return;
+	n = snprintf(path, sizeof(path), "%s/", mount_of(fs, dir)->name);
+	len = node_relpath(fs->nodes, dir, path + n, sizeof(path) - n);
+	if (len < 0)
+		return; /* inotify will see it and commit it as external */
+	if (name && *name)
+		snprintf(path + n + len, sizeof(path) - n - len, "%s%s", len ? "/" : "", name);
+	else if (len == 0)
+		path[n - 1] = '\0';
+	vcs_who_fill(&who, ctx->pid, ctx->uid, ctx->gid);
+	vcs_note(fs->vcs, path, recursive, &who);
+}
+
+/* Note a change of the object @n itself (an attribute), through its last known name. */
+static void note_node(fuse_req_t req, struct node *n)
+{
+	if (n->kind != NODE_REAL)
+		return;
+	if (n->depth == 0)
+		note(req, n, NULL, 0);
+	else if (n->parent && n->name)
+		note(req, n->parent, n->name, 0);
+}
+
+static int stat_fd(int fd, struct stat *st)
+{
+	return fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) ? -errno : 0;
+}
+
+static int is_state_dir(struct sfs *fs, const struct stat *st)
+{
+	return S_ISDIR(st->st_mode) && st->st_ino == fs->state_ino && st->st_dev == fs->state_dev;
+}
+
+/* Look up @name in @parent; on success one lookup reference is taken on the result. */
+static int do_lookup(struct sfs *fs, struct node *parent, const char *name,
+		     struct fuse_entry_param *e)
+{
+	struct node *n;
+	int fd, err, mnt = parent->mnt, depth = 0;
+
+	memset(e, 0, sizeof(*e));
+	e->attr_timeout = fs->timeout;
+	e->entry_timeout = fs->timeout;
+	if (parent->kind == NODE_ROOT) {
+		const struct mtab_entry *m = mtab_find(fs->tab, name);
+
+		if (!m)
+			return -ENOENT;
+		mnt = (int)(m - fs->tab->entries);
+		if (m->kind == MTAB_PLAIN) {
+			n = node_get_plain(fs->nodes, mnt);
+			if (!n)
+				return -ENOMEM;
+			virtual_attr(n, &e->attr);
+			e->ino = ino_of(n);
+			return 0;
+		}
+		fd = openat(fs->base_fd[mnt][0], ".", O_PATH | O_DIRECTORY);
+	} else if (parent->kind == NODE_PLAIN) {
+		const struct mtab_entry *m = mount_of(fs, parent);
+		size_t i;
+
+		for (i = 0; i < m->nplain; i++)
+			if (strcmp(m->plain[i].label, name) == 0)
+				break;
+		if (i == m->nplain)
+			return -ENOENT;
+		fd = openat(fs->base_fd[mnt][i], ".", O_PATH | O_DIRECTORY);
+	} else {
+		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || strchr(name, '/'))
+			return -EINVAL; /* never step outside, whatever the request says */
+		depth = parent->depth + 1;
+		fd = openat(parent->fd, name, O_PATH | O_NOFOLLOW);
+	}
+	if (fd < 0)
+		return -errno;
+	err = stat_fd(fd, &e->attr);
+	if (err)
+		goto fail;
+	if (parent->kind == NODE_REAL) {
+		if (is_state_dir(fs, &e->attr)) {
+			err = -ENOENT;
+			goto fail;
+		}
+		if (!shown(mount_of(fs, parent), depth, name)) {
+			struct node *known = node_find(fs->nodes, mnt, e->attr.st_dev, e->attr.st_ino);
+
+			if (!known || !known->created) {
+				err = -ENOENT;
+				goto fail;
+			}
+		}
+	}
+	n = node_get_real(fs->nodes, mnt, depth, fd, &e->attr,
+			  parent->kind == NODE_REAL ? parent : NULL, name);
+	if (!n)
+		return -ENOMEM;
+	e->ino = ino_of(n);
+	return 0;
+fail:
+	close(fd);
+	return err;
+}
+
+static void reply_err(fuse_req_t req, int err)
+{
+	fuse_reply_err(req, err < 0 ? -err : err);
+}
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
+		conn->want |= FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE;
+	if (conn->capable & FUSE_CAP_SPLICE_READ)
+		conn->want |= FUSE_CAP_SPLICE_READ;
+	/* No writeback cache: a write must reach the backing file before write(2) returns, so
+	 * that killing the daemon loses no byte the writer was told was written. */
+	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
+		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+	if (conn->capable & FUSE_CAP_READDIRPLUS)
+		conn->want |= FUSE_CAP_READDIRPLUS;
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fuse_entry_param e;
+	int err = do_lookup(fs_of(req), node_of(req, parent), name, &e);
+
+	if (err)
+		reply_err(req, err);
+	else
+		fuse_reply_entry(req, &e);
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	if (ino != FUSE_ROOT_ID)
+		node_forget(fs_of(req)->nodes, node_of(req, ino), nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	for (size_t i = 0; i < count; i++)
+		if (forgets[i].ino != FUSE_ROOT_ID)
+			node_forget(fs_of(req)->nodes, node_of(req, forgets[i].ino),
+				    forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct node *n = node_of(req, ino);
+	struct stat st;
+	int err;
+
+	(void)fi;
+	if (n->kind != NODE_REAL) {
+		virtual_attr(n, &st);
+		fuse_reply_attr(req, &st, fs_of(req)->timeout);
+		return;
+	}
+	err = stat_fd(n->fd, &st);
+	if (err)
+		reply_err(req, err);
+	else
+		fuse_reply_attr(req, &st, fs_of(req)->timeout);
+}
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
+		       struct fuse_file_info *fi)
+{
+	struct node *n = node_of(req, ino);
+	struct handle *h = fi ? (struct handle *)(uintptr_t)fi->fh : NULL;
+	char proc[64];
+	struct stat st;
+	int err = 0;
+
+	if (n->kind != NODE_REAL) {
+		reply_err(req, -EPERM);
+		return;
+	}
+	err = stat_fd(n->fd, &st);
+	if (err)
+		goto out;
+	proc_path(proc, sizeof(proc), n->fd);
+	if (valid & FUSE_SET_ATTR_MODE) {
+		if (S_ISLNK(st.st_mode))
+			err = -EOPNOTSUPP;
+		else if (h ? fchmod(h->fd, attr->st_mode) : chmod(proc, attr->st_mode))
+			err = -errno;
+		if (err)
+			goto out;
+	}
+	if (valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+		uid_t uid = (valid & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
+		gid_t gid = (valid & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1;
+
+		if (fchownat(n->fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)) {
+			err = -errno;
+			goto out;
+		}
+	}
+	if (valid & FUSE_SET_ATTR_SIZE) {
+		if (h ? ftruncate(h->fd, attr->st_size) : truncate(proc, attr->st_size)) {
+			err = -errno;
+			goto out;
+		}
+	}
+	if (valid & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) {
+		struct timespec tv[2] = {{.tv_nsec = UTIME_OMIT}, {.tv_nsec = UTIME_OMIT}};
+
+		if (valid & FUSE_SET_ATTR_ATIME_NOW)
+			tv[0].tv_nsec = UTIME_NOW;
+		else if (valid & FUSE_SET_ATTR_ATIME)
+			tv[0] = attr->st_atim;
+		if (valid & FUSE_SET_ATTR_MTIME_NOW)
+			tv[1].tv_nsec = UTIME_NOW;
+		else if (valid & FUSE_SET_ATTR_MTIME)
+			tv[1] = attr->st_mtim;
+		if (h)
+			err = futimens(h->fd, tv) ? -errno : 0;
+		else if (!S_ISLNK(st.st_mode))
+			err = utimensat(AT_FDCWD, proc, tv, 0) ? -errno : 0;
+		else if (n->parent && n->name)
+			err = utimensat(n->parent->fd, n->name, tv, AT_SYMLINK_NOFOLLOW) ? -errno : 0;
+		else
+			err = -EOPNOTSUPP;
+		if (err)
+			goto out;
+	}
+	if (valid & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID |
+		     FUSE_SET_ATTR_SIZE)) {
+		if (h && (valid & FUSE_SET_ATTR_SIZE))
+			h->wrote = h->wrote ? h->wrote : (vcs_writers(fs_of(req)->vcs, 1), 1);
+		else
+			note_node(req, n);
+	}
+out:
+	if (err) {
+		reply_err(req, err);
+		return;
+	}
+	op_getattr(req, ino, fi);
+}
+
+static void op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct node *n = node_of(req, ino);
+	char buf[PATH_MAX + 1];
+	ssize_t len;
+
+	if (n->kind != NODE_REAL) {
+		reply_err(req, -EINVAL);
+		return;
+	}
+	len = readlinkat(n->fd, "", buf, sizeof(buf));
+	if (len < 0) {
+		reply_err(req, -errno);
+		return;
+	}
+	if (len == sizeof(buf)) {
+		reply_err(req, -ENAMETOOLONG);
+		return;
+	}
+	buf[len] = '\0';
+	fuse_reply_readlink(req, buf);
+}
+
+/* Give a new object to the caller: its uid, and its gid unless the directory is setgid. */
+static int own_by_caller(fuse_req_t req, struct node *dir, const char *name)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct stat dst;
+	gid_t gid = ctx->gid;
+
+	if (stat_fd(dir->fd, &dst) == 0 && (dst.st_mode & S_ISGID))
+		gid = (gid_t)-1;
+	if (ctx->uid == 0 && gid == 0)
+		return 0;
+	if (fchownat(dir->fd, name, ctx->uid, gid, AT_SYMLINK_NOFOLLOW))
+		return -errno;
+	return 0;
+}
+
+/* The checks every operation that makes or removes a name in @dir shares. */
+static int dir_writable(struct sfs *fs, struct node *dir, const char *name)
+{
+	(void)fs;
+	if (dir->kind != NODE_REAL)
+		return -EPERM; /* the root and plain mounts' own directories are fixed */
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || strchr(name, '/'))
+		return -EINVAL;
+	return 0;
+}
+
+/* Reply to a successful mknod/mkdir/symlink/link with the entry of @name; marks it created. */
+static void reply_made(fuse_req_t req, struct node *dir, const char *name, int recursive)
+{
+	struct sfs *fs = fs_of(req);
+	struct fuse_entry_param e;
+	int err;
+
+	note(req, dir, name, recursive);
+	/* Shown in a files view even if the glob does not match: the caller just made it. */
+	int fd = openat(dir->fd, name, O_PATH | O_NOFOLLOW);
+	struct stat st;
+
+	if (fd < 0) {
+		reply_err(req, -errno);
+		return;
+	}
+	if (stat_fd(fd, &st)) {
+		err = -errno;
+		close(fd);
+		reply_err(req, err);
+		return;
+	}
+	struct node *n = node_get_real(fs->nodes, dir->mnt, dir->depth + 1, fd, &st, dir, name);
+
+	if (!n) {
+		reply_err(req, -ENOMEM);
+		return;
+	}
+	n->created = 1;
+	memset(&e, 0, sizeof(e));
+	e.attr = st;
+	e.ino = ino_of(n);
+	e.attr_timeout = fs->timeout;
+	e.entry_timeout = fs->timeout;
+	fuse_reply_entry(req, &e);
+}
+
+static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
+{
+	struct node *dir = node_of(req, parent);
+	int err = dir_writable(fs_of(req), dir, name);
+
+	if (!err && mknodat(dir->fd, name, mode, rdev))
+		err = -errno;
+	if (!err)
+		err = own_by_caller(req, dir, name);
+	if (err)
+		reply_err(req, err);
+	else
+		reply_made(req, dir, name, 0);
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	struct node *dir = node_of(req, parent);
+	int err = dir_writable(fs_of(req), dir, name);
+
+	if (!err && mkdirat(dir->fd, name, mode))
+		err = -errno;
+	if (!err)
+		err = own_by_caller(req, dir, name);
+	if (err)
+		reply_err(req, err);
+	else
+		reply_made(req, dir, name, 1);
+}
+
+static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+	struct node *dir = node_of(req, parent);
+	int err = dir_writable(fs_of(req), dir, name);
+
+	if (!err && symlinkat(link, dir->fd, name))
+		err = -errno;
+	if (!err)
+		err = own_by_caller(req, dir, name);
+	if (err)
+		reply_err(req, err);
+	else
+		reply_made(req, dir, name, 0);
+}
+
+static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const char *name)
+{
+	struct node *n = node_of(req, ino), *dir = node_of(req, parent);
+	int err = dir_writable(fs_of(req), dir, name);
+
+	if (!err && (n->kind != NODE_REAL || n->mnt != dir->mnt))
+		err = -EXDEV;
+	if (!err && linkat(n->fd, "", dir->fd, name, AT_EMPTY_PATH))
+		err = -errno;
+	if (err)
+		reply_err(req, err);
+	else
+		reply_made(req, dir, name, 0);
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct node *dir = node_of(req, parent);
+	int err = dir_writable(fs_of(req), dir, name);
+
+	if (!err && unlinkat(dir->fd, name, 0))
+		err = -errno;
+	if (!err)
+		note(req, dir, name, 0);
+	reply_err(req, err);
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct node *dir = node_of(req, parent);
+	int err = dir_writable(fs_of(req), dir, name);
+
+	if (!err && unlinkat(dir->fd, name, AT_REMOVEDIR))
+		err = -errno;
+	if (!err)
+		note(req, dir, name, 1);
+	reply_err(req, err);
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+		      const char *newname, unsigned int flags)
+{
+	struct sfs *fs = fs_of(req);
+	struct node *dir = node_of(req, parent), *ndir = node_of(req, newparent);
+	struct stat st;
+	int err = dir_writable(fs, dir, name);
+
+	if (!err)
+		err = dir_writable(fs, ndir, newname);
+	if (!err && dir->mnt != ndir->mnt)
+		err = -EXDEV;
+	if (!err && renameat2(dir->fd, name, ndir->fd, newname, flags))
+		err = -errno;
+	if (err) {
+		reply_err(req, err);
+		return;
+	}
+	if (fstatat(ndir->fd, newname, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		struct node *n = node_find(fs->nodes, ndir->mnt, st.st_dev, st.st_ino);
+
+		if (n)
+			node_set_name(fs->nodes, n, ndir, newname);
+		note(req, dir, name, S_ISDIR(st.st_mode));
+		note(req, ndir, newname, S_ISDIR(st.st_mode));
+	}
+	reply_err(req, 0);
+}
+
+static struct handle *handle_new(fuse_req_t req, struct node *n, int fd)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct handle *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return NULL;
+	h->fd = fd;
+	h->node = n;
+	vcs_who_fill(&h->who, ctx->pid, ctx->uid, ctx->gid);
+	return h;
+}
+
+static void handle_mark_written(struct sfs *fs, struct handle *h)
+{
+	if (!h->wrote && versioned(fs, h->node)) {
+		h->wrote = 1;
+		vcs_writers(fs->vcs, 1);
+	}
+}
+
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		      struct fuse_file_info *fi)
+{
+	struct sfs *fs = fs_of(req);
+	struct node *dir = node_of(req, parent);
+	struct fuse_entry_param e;
+	struct handle *h;
+	int fd, err = dir_writable(fs, dir, name);
+
+	if (err)
+		goto out;
+	fd = openat(dir->fd, name, (fi->flags | O_CREAT | O_NOFOLLOW) & ~O_NOATIME, mode);
+	if (fd < 0) {
+		err = -errno;
+		goto out;
+	}
+	err = own_by_caller(req, dir, name);
+	if (err) {
+		close(fd);
+		goto out;
+	}
+	err = do_lookup(fs, dir, name, &e);
+	if (err == -ENOENT) {
+		/* Not matched by a files glob: shown because the caller made it. */
+		struct stat st;
+		int pfd = openat(dir->fd, name, O_PATH | O_NOFOLLOW);
+
+		if (pfd >= 0 && stat_fd(pfd, &st) == 0) {
+			struct node *n = node_get_real(fs->nodes, dir->mnt, dir->depth + 1, pfd,
+						       &st, dir, name);
+
+			if (n) {
+				n->created = 1;
+				memset(&e, 0, sizeof(e));
+				e.attr = st;
+				e.ino = ino_of(n);
+				e.attr_timeout = fs->timeout;
+				e.entry_timeout = fs->timeout;
+				err = 0;
+			}
+		} else if (pfd >= 0) {
+			close(pfd);
+		}
+	}
+	if (err) {
+		close(fd);
+		goto out;
+	}
+	((struct node *)(uintptr_t)e.ino)->created = 1;
+	h = handle_new(req, (struct node *)(uintptr_t)e.ino, fd);
+	if (!h) {
+		close(fd);
+		node_forget(fs->nodes, (struct node *)(uintptr_t)e.ino, 1);
+		err = -ENOMEM;
+		goto out;
+	}
+	handle_mark_written(fs, h);
+	fi->fh = (uintptr_t)h;
+	fi->keep_cache = 1;
+	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
+		/* interrupted: the kernel will never release it */
+		close(fd);
+		free(h);
+	}
+	return;
+out:
+	reply_err(req, err);
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct sfs *fs = fs_of(req);
+	struct node *n = node_of(req, ino);
+	struct handle *h;
+	char proc[64];
+	int fd;
+
+	if (n->kind != NODE_REAL) {
+		reply_err(req, -EISDIR);
+		return;
+	}
+	proc_path(proc, sizeof(proc), n->fd);
+	fd = open(proc, fi->flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_NOATIME));
+	if (fd < 0) {
+		reply_err(req, -errno);
+		return;
+	}
+	h = handle_new(req, n, fd);
+	if (!h) {
+		close(fd);
+		reply_err(req, -ENOMEM);
+		return;
+	}
+	if (fi->flags & O_TRUNC)
+		handle_mark_written(fs, h);
+	fi->fh = (uintptr_t)h;
+	fi->keep_cache = 1;
+	if (fuse_reply_open(req, fi) == -ENOENT) {
+		if (h->wrote)
+			vcs_writers(fs->vcs, -1);
+		close(fd);
+		free(h);
+	}
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+
+	(void)ino;
+	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	buf.buf[0].fd = h->fd;
+	buf.buf[0].pos = off;
+	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+}
+
+static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in, off_t off,
+			 struct fuse_file_info *fi)
+{
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
+	ssize_t res;
+
+	(void)ino;
+	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	out.buf[0].fd = h->fd;
+	out.buf[0].pos = off;
+	handle_mark_written(fs_of(req), h);
+	res = fuse_buf_copy(&out, in, 0);
+	if (res < 0)
+		reply_err(req, (int)res);
+	else
+		fuse_reply_write(req, (size_t)res);
+}
+
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	int fd;
+
+	(void)ino;
+	/* close(dup(fd)) reports the errors some filesystems only give at close */
+	fd = dup(h->fd);
+	reply_err(req, fd < 0 ? -errno : (close(fd) ? -errno : 0));
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct sfs *fs = fs_of(req);
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+
+	(void)ino;
+	close(h->fd);
+	if (h->wrote) {
+		struct node *n = h->node;
+
+		/* Name the change after the writer, not whoever closes last. */
+		if (n->parent && n->name) {
+			char path[PATH_MAX * 2];
+			int k = snprintf(path, sizeof(path), "%s/", mount_of(fs, n)->name);
+			int len = node_relpath(fs->nodes, n->parent, path + k, sizeof(path) - k);
+
+			if (len >= 0) {
+				snprintf(path + k + len, sizeof(path) - k - len, "%s%s",
+					 len ? "/" : "", n->name);
+				vcs_note(fs->vcs, path, 0, &h->who);
+			}
+		}
+		vcs_writers(fs->vcs, -1);
+	}
+	free(h);
+	fuse_reply_err(req, 0);
+}
+
+static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+
+	(void)ino;
+	reply_err(req, (datasync ? fdatasync(h->fd) : fsync(h->fd)) ? -errno : 0);
+}
+
+static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
+			 struct fuse_file_info *fi)
+{
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+
+	(void)ino;
+	handle_mark_written(fs_of(req), h);
+	reply_err(req, fallocate(h->fd, mode, off, len) ? -errno : 0);
+}
+
+static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+		     struct fuse_file_info *fi)
+{
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	off_t res;
+
+	(void)ino;
+	res = lseek(h->fd, off, whence);
+	if (res < 0)
+		reply_err(req, -errno);
+	else
+		fuse_reply_lseek(req, res);
+}
+
+/* Directories. Virtual ones list the mount table; real ones are read with readdir(3). */
+
+static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct node *n = node_of(req, ino);
+	struct dirh *d;
+	int fd;
+
+	d = calloc(1, sizeof(*d));
+	if (!d) {
+		reply_err(req, -ENOMEM);
+		return;
+	}
+	if (n->kind == NODE_REAL) {
+		fd = openat(n->fd, ".", O_RDONLY | O_DIRECTORY);
+		if (fd < 0 || !(d->dp = fdopendir(fd))) {
+			int err = -errno;
+
+			if (fd >= 0)
+				close(fd);
+			free(d);
+			reply_err(req, err);
+			return;
+		}
+	}
+	fi->fh = (uintptr_t)d;
+	fi->cache_readdir = 0;
+	if (fuse_reply_open(req, fi) == -ENOENT) {
+		if (d->dp)
+			closedir(d->dp);
+		free(d);
+	}
+}
+
+/* Add one entry to a readdir(plus) reply. Returns its size, 0 if it did not fit. */
+static size_t add_entry(fuse_req_t req, char *p, size_t rem, int plus, struct node *dir,
+			const char *name, const struct stat *st, off_t next, int *err)
+{
+	struct sfs *fs = fs_of(req);
+	struct fuse_entry_param e;
+	size_t sz;
+
+	*err = 0;
+	if (!plus)
+		return fuse_add_direntry(req, p, rem, name, st, next);
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+		memset(&e, 0, sizeof(e));
+		e.attr = *st;
+		return fuse_add_direntry_plus(req, p, rem, name, &e, next);
+	}
+	*err = do_lookup(fs, dir, name, &e);
+	if (*err)
+		return 0;
+	sz = fuse_add_direntry_plus(req, p, rem, name, &e, next);
+	if (sz > rem)
+		node_forget(fs->nodes, node_of(req, e.ino), 1);
+	return sz;
+}
+
+static int virtual_names(struct sfs *fs, struct node *dir, size_t i, const char **name)
+{
+	if (dir->kind == NODE_ROOT) {
+		if (i >= fs->tab->nentries)
+			return 0;
+		*name = fs->tab->entries[i].name;
+		return 1;
+	}
+	if (i >= fs->tab->entries[dir->mnt].nplain)
+		return 0;
+	*name = fs->tab->entries[dir->mnt].plain[i].label;
+	return 1;
+}
+
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi, int plus)
+{
+	struct sfs *fs = fs_of(req);
+	struct node *dir = node_of(req, ino);
+	struct dirh *d = (struct dirh *)(uintptr_t)fi->fh;
+	char *buf = calloc(1, size), *p = buf;
+	size_t rem = size, sz;
+	int err = 0;
+
+	if (!buf) {
+		reply_err(req, -ENOMEM);
+		return;
+	}
+	if (!d->dp) {
+		/* ".", "..", then the names; offsets are indexes + 1 */
+		for (off_t i = off; ; i++) {
+			const char *name;
+			struct stat st;
+
+			virtual_attr(dir, &st);
+			if (i == 0)
+				name = ".";
+			else if (i == 1)
+				name = "..";
+			else if (!virtual_names(fs, dir, (size_t)(i - 2), &name))
+				break;
+			if (i >= 2) {
+				st.st_mode = S_IFDIR;
+				st.st_ino = 0;
+			}
+			sz = add_entry(req, p, rem, plus, dir, name, &st, i + 1, &err);
+			if (err == -ENOENT) {
+				err = 0;
+				continue; /* a base that vanished: skip it */
+			}
+			if (err || sz > rem)
+				break;
+			p += sz;
+			rem -= sz;
+		}
+		goto out;
+	}
+	if (off != d->offset) {
+		seekdir(d->dp, off);
+		d->entry = NULL;
+		d->offset = off;
+	}
+	const struct mtab_entry *m = mount_of(fs, dir);
+
+	for (;;) {
+		struct stat st;
+
+		if (!d->entry) {
+			errno = 0;
+			d->entry = readdir(d->dp);
+			if (!d->entry) {
+				err = errno ? -errno : 0;
+				break;
+			}
+		}
+		const char *name = d->entry->d_name;
+		int dot = strcmp(name, ".") == 0 || strcmp(name, "..") == 0;
+
+		if (!dot && (!shown(m, dir->depth + 1, name) || d->entry->d_ino == fs->state_ino)) {
+			/* hidden unless the caller made it, or it is not the store after all */
+			struct fuse_entry_param e;
+			int lerr = do_lookup(fs, dir, name, &e);
+
+			if (lerr) {
+				d->offset = d->entry->d_off;
+				d->entry = NULL;
+				continue;
+			}
+			node_forget(fs->nodes, node_of(req, e.ino), 1);
+		}
+		memset(&st, 0, sizeof(st));
+		st.st_ino = d->entry->d_ino;
+		st.st_mode = d->entry->d_type << 12;
+		sz = add_entry(req, p, rem, plus, dir, name, &st, d->entry->d_off, &err);
+		if (err == -ENOENT) {
+			err = 0; /* raced with an unlink */
+		} else if (err || sz > rem) {
+			break;
+		} else {
+			p += sz;
+			rem -= sz;
+		}
+		d->offset = d->entry->d_off;
+		d->entry = NULL;
+	}
+out:
+	if (err && p == buf)
+		reply_err(req, err);
+	else
+		fuse_reply_buf(req, buf, size - rem);
+	free(buf);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, fi, 0);
+}
+
+static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			   struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, fi, 1);
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct dirh *d = (struct dirh *)(uintptr_t)fi->fh;
+
+	(void)ino;
+	if (d->dp)
+		closedir(d->dp);
+	free(d);
+	fuse_reply_err(req, 0);
+}
+
+static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	struct dirh *d = (struct dirh *)(uintptr_t)fi->fh;
+	int fd;
+
+	(void)ino;
+	if (!d->dp) {
+		reply_err(req, 0);
+		return;
+	}
+	fd = dirfd(d->dp);
+	reply_err(req, (datasync ? fdatasync(fd) : fsync(fd)) ? -errno : 0);
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct sfs *fs = fs_of(req);
+	struct node *n = node_of(req, ino);
+	struct statvfs sv;
+	int fd = n->kind == NODE_REAL ? n->fd : -1;
+
+	if (fd < 0 && fs->tab->nentries && fs->base_fd[0])
+		fd = fs->base_fd[0][0];
+	if (fd < 0 || fstatvfs(fd, &sv))
+		reply_err(req, fd < 0 ? -ENOSYS : -errno);
+	else
+		fuse_reply_statfs(req, &sv);
+}
+
+/* Extended attributes, through /proc/self/fd since O_PATH descriptors cannot do them. */
+
+static int xattr_path(fuse_req_t req, fuse_ino_t ino, char *proc, size_t size)
+{
+	struct node *n = node_of(req, ino);
+	struct stat st;
+
+	if (n->kind != NODE_REAL)
+		return -ENOTSUP;
+	if (stat_fd(n->fd, &st) == 0 && S_ISLNK(st.st_mode))
+		return -ENOTSUP;
+	proc_path(proc, size, n->fd);
+	return 0;
+}
+
+static void reply_xattr(fuse_req_t req, char *buf, ssize_t len, size_t size)
+{
+	if (len < 0)
+		reply_err(req, -errno);
+	else if (size == 0)
+		fuse_reply_xattr(req, (size_t)len);
+	else
+		fuse_reply_buf(req, buf, (size_t)len);
+}
+
+static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	char proc[64], *buf = NULL;
+	int err = xattr_path(req, ino, proc, sizeof(proc));
+
+	if (err || (size && !(buf = malloc(size)))) {
+		reply_err(req, err ? err : -ENOMEM);
+		return;
+	}
+	reply_xattr(req, buf, getxattr(proc, name, buf, size), size);
+	free(buf);
+}
+
+static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	char proc[64], *buf = NULL;
+	int err = xattr_path(req, ino, proc, sizeof(proc));
+
+	if (err || (size && !(buf = malloc(size)))) {
+		reply_err(req, err ? err : -ENOMEM);
+		return;
+	}
+	reply_xattr(req, buf, listxattr(proc, buf, size), size);
+	free(buf);
+}
+
+static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+			size_t size, int flags)
+{
+	char proc[64];
+	int err = xattr_path(req, ino, proc, sizeof(proc));
+
+	if (!err && setxattr(proc, name, value, size, flags))
+		err = -errno;
+	reply_err(req, err);
+}
+
+static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	char proc[64];
+	int err = xattr_path(req, ino, proc, sizeof(proc));
+
+	if (!err && removexattr(proc, name))
+		err = -errno;
+	reply_err(req, err);
+}
+
+const struct fuse_lowlevel_ops live_ops = {
+	.init = op_init,
+	.lookup = op_lookup,
+	.forget = op_forget,
+	.forget_multi = op_forget_multi,
+	.getattr = op_getattr,
+	.setattr = op_setattr,
+	.readlink = op_readlink,
+	.mknod = op_mknod,
+	.mkdir = op_mkdir,
+	.symlink = op_symlink,
+	.link = op_link,
+	.unlink = op_unlink,
+	.rmdir = op_rmdir,
+	.rename = op_rename,
+	.create = op_create,
+	.open = op_open,
+	.read = op_read,
+	.write_buf = op_write_buf,
+	.flush = op_flush,
+	.release = op_release,
+	.fsync = op_fsync,
+	.fallocate = op_fallocate,
+	.lseek = op_lseek,
+	.opendir = op_opendir,
+	.readdir = op_readdir,
+	.readdirplus = op_readdirplus,
+	.releasedir = op_releasedir,
+	.fsyncdir = op_fsyncdir,
+	.statfs = op_statfs,
+	.getxattr = op_getxattr,
+	.listxattr = op_listxattr,
+	.setxattr = op_setxattr,
+	.removexattr = op_removexattr,
+};
+
+int live_open_bases(struct sfs *fs, char *err, size_t errlen)
+{
+	struct stat st;
+
+	fs->base_fd = calloc(fs->tab->nentries ? fs->tab->nentries : 1, sizeof(*fs->base_fd));
+	if (!fs->base_fd)
+		return -ENOMEM;
+	for (size_t i = 0; i < fs->tab->nentries; i++) {
+		const struct mtab_entry *m = &fs->tab->entries[i];
+		size_t n = m->kind == MTAB_PLAIN ? m->nplain : 1;
+
+		fs->base_fd[i] = malloc((n ? n : 1) * sizeof(int));
+		if (!fs->base_fd[i])
+			return -ENOMEM;
+		for (size_t j = 0; j < n; j++) {
+			const char *path = m->kind == MTAB_TREE	   ? m->source
+					   : m->kind == MTAB_FILES ? m->glob.prefix
+								   : m->plain[j].path;
+			int fd = open(path, O_PATH | O_DIRECTORY);
+
+			if (fd < 0) {
+				int e = errno;
+
+				snprintf(err, errlen, "mount %s: cannot open %s: %s", m->name, path,
+					 strerror(e));
+				for (size_t k = 0; k < j; k++)
+					close(fs->base_fd[i][k]);
+				free(fs->base_fd[i]);
+				fs->base_fd[i] = NULL;
+				return -e;
+			}
+			fs->base_fd[i][j] = fd;
+		}
+	}
+	if (stat(fs->tab->state_dir, &st) == 0) {
+		fs->state_dev = st.st_dev;
+		fs->state_ino = st.st_ino;
+	}
+	return 0;
+}
+
+void live_close_bases(struct sfs *fs)
+{
+	if (!fs->base_fd)
+		return;
+	for (size_t i = 0; i < fs->tab->nentries; i++) {
+		const struct mtab_entry *m = &fs->tab->entries[i];
+		size_t n = m->kind == MTAB_PLAIN ? m->nplain : 1;
+
+		if (!fs->base_fd[i])
+			continue;
+		for (size_t j = 0; j < n; j++)
+			close(fs->base_fd[i][j]);
+		free(fs->base_fd[i]);
+	}
+	free(fs->base_fd);
+	fs->base_fd = NULL;
+}
+
+void live_invalidate(struct sfs *fs, int mnt, int dirfd, const char *name)
+{
+	struct stat dst, st;
+	struct node *dir, *n;
+
+	if (!fs->se || fstatat(dirfd, "", &dst, AT_EMPTY_PATH))
+		return;
+	dir = node_find(fs->nodes, mnt, dst.st_dev, dst.st_ino);
+	if (dir)
+		fuse_lowlevel_notify_inval_entry(fs->se, ino_of(dir), name, strlen(name));
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		n = node_find(fs->nodes, mnt, st.st_dev, st.st_ino);
+		if (n)
+			fuse_lowlevel_notify_inval_inode(fs->se, ino_of(n), 0, 0);
+	}
+}

@@ -1,0 +1,259 @@
+/*
+ * main.c - the command line: `statefs [options] CONFIG MOUNTPOINT` mounts (as mount(8) calls a
+ * fuse.statefs filesystem), `statefs VERB ...` runs a management verb.
+ *
+ * What a newcomer must know: option parsing goes through libfuse's fuse_opt so that the usual
+ * FUSE and mount options work; the statefs options are in one table below and in --help.
+ */
+#include "fs/cmd.h"
+#include "fs/live.h"
+#include "fs/watch.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <syslog.h>
+#include <unistd.h>
+
+struct options {
+	char *config;
+	unsigned quiet_ms;
+	double timeout;
+	long long max_file_size;
+	int nonopts;
+	int show_help;
+};
+
+#define OPT(t, p) {t, offsetof(struct options, p), 1}
+static const struct fuse_opt option_spec[] = {
+	OPT("quiet_ms=%u", quiet_ms),
+	OPT("timeout=%lf", timeout),
+	OPT("max_file_size=%lld", max_file_size),
+	FUSE_OPT_END,
+};
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *help;
+} verbs[] = {
+	{"dump", cmd_dump, "dump [-c CONFIG] [--plain] DATABASE   a consistent dump on stdout"},
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: statefs [-f] [-d] [-o OPT[,OPT...]] CONFIG MOUNTPOINT\n"
+		"       statefs VERB [-c CONFIG] [ARGS...]\n"
+		"       statefs --help | --version\n"
+		"\n"
+		"Mount the live configuration trees named in CONFIG (git-config syntax, see\n"
+		"statefs.conf(5)) at MOUNTPOINT. Every save made through the mount becomes one git\n"
+		"commit in STATE_DIR/config.git; changes made outside the mount are committed too.\n"
+		"\n"
+		"Options:\n"
+		"  -f                     stay in the foreground (log to stderr, not syslog)\n"
+		"  -d                     debug: foreground, debug logging, every FUSE request\n"
+		"  -s                     single-threaded\n"
+		"  -o allow_other         let other users than the mounter use the mount; the\n"
+		"                         backing files' own permissions always apply\n"
+		"  -o timeout=SECONDS     how long the kernel may cache names and attributes (60);\n"
+		"                         changes made outside the mount invalidate it at once\n"
+		"  -o quiet_ms=MS         the steps of one save that come within MS of each other\n"
+		"                         make one commit (150)\n"
+		"  -o max_file_size=BYTES larger files are not versioned (16777216)\n"
+		"  -o OPT                 any other FUSE or mount option (see fuse(8), mount(8))\n"
+		"\n"
+		"Verbs:\n");
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		fprintf(out, "  statefs %s\n", verbs[i].help);
+	fprintf(out, "\nThe default CONFIG for verbs is %s.\n"
+		     "In /etc/fstab: CONFIG MOUNTPOINT fuse.statefs allow_other 0 0\n",
+		MTAB_DEFAULT_CONFIG);
+}
+
+static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	struct options *o = data;
+
+	(void)outargs;
+	if (key == FUSE_OPT_KEY_NONOPT) {
+		if (o->nonopts++ == 0) {
+			o->config = realpath(arg, NULL);
+			if (!o->config) {
+				fprintf(stderr, "statefs: %s: %s\n", arg, strerror(errno));
+				return -1;
+			}
+			return 0; /* consumed: the mount point stays for fuse_parse_cmdline */
+		}
+		return 1;
+	}
+	if (key == FUSE_OPT_KEY_OPT && (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0))
+		o->show_help = 1;
+	return 1;
+}
+
+static int log_foreground = 1, log_debug;
+
+static void log_func(enum fuse_log_level level, const char *fmt, va_list ap)
+{
+	if (level == FUSE_LOG_DEBUG && !log_debug)
+		return;
+	if (log_foreground)
+		vfprintf(stderr, fmt, ap);
+	else
+		vsyslog((int)level, fmt, ap);
+}
+
+/* Tell systemd (or a test) that the mount is ready: the sd_notify protocol, READY=1. */
+static void notify_ready(void)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd;
+
+	if (!path || !*path || strlen(path) >= sizeof(sa.sun_path))
+		return;
+	strcpy(sa.sun_path, path);
+	if (path[0] == '@')
+		sa.sun_path[0] = '\0';
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (sendto(fd, "READY=1", 7, 0, (struct sockaddr *)&sa,
+		   offsetof(struct sockaddr_un, sun_path) + strlen(path)) < 0)
+		fuse_log(FUSE_LOG_WARNING, "statefs: cannot notify readiness: %s\n",
+			 strerror(errno));
+	close(fd);
+}
+
+static int mount_main(int argc, char **argv)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts cl = {0};
+	struct options o = {.timeout = 60.0};
+	struct sfs fs = {0};
+	struct watch *watch = NULL;
+	struct vcs_options vo = {0};
+	char err[1024] = "";
+	int ret = 1, r;
+
+	if (fuse_opt_parse(&args, &o, option_spec, opt_proc))
+		return 2;
+	if (o.show_help) {
+		usage(stdout);
+		return 0;
+	}
+	if (fuse_parse_cmdline(&args, &cl)) {
+		usage(stderr);
+		return 2;
+	}
+	if (!o.config || !cl.mountpoint) {
+		fprintf(stderr, "statefs: need CONFIG and MOUNTPOINT (see statefs --help)\n");
+		ret = 2;
+		goto out;
+	}
+	log_foreground = cl.foreground;
+	log_debug = cl.debug;
+	fuse_set_log_func(log_func);
+	if (!cl.foreground)
+		openlog("statefs", LOG_PID, LOG_DAEMON);
+	r = mtab_load(o.config, &fs.tab, err, sizeof(err));
+	if (r) {
+		fprintf(stderr, "statefs: %s\n", err);
+		goto out;
+	}
+	fs.timeout = o.timeout;
+	fs.debug = cl.debug;
+	if (node_table_new(&fs.nodes) || live_open_bases(&fs, err, sizeof(err))) {
+		fprintf(stderr, "statefs: %s\n", err[0] ? err : strerror(ENOMEM));
+		goto out;
+	}
+	vo.quiet_ms = o.quiet_ms;
+	vo.max_file_size = o.max_file_size;
+	r = vcs_open(&fs.vcs, fs.tab, &vo, err, sizeof(err));
+	if (!r)
+		r = vcs_start(fs.vcs, err, sizeof(err));
+	if (r) {
+		fprintf(stderr, "statefs: %s\n", err);
+		goto out;
+	}
+	/* The backing files' own permissions decide, checked by the kernel. */
+	fuse_opt_add_arg(&args, "-odefault_permissions");
+	char fsname[4200];
+
+	snprintf(fsname, sizeof(fsname), "-ofsname=%s,subtype=statefs", o.config);
+	fuse_opt_add_arg(&args, fsname);
+	fs.se = fuse_session_new(&args, &live_ops, sizeof(live_ops), &fs);
+	if (!fs.se)
+		goto out;
+	if (fuse_set_signal_handlers(fs.se))
+		goto out_session;
+	if (fuse_session_mount(fs.se, cl.mountpoint))
+		goto out_signals;
+	r = watch_start(&watch, &fs, err, sizeof(err));
+	if (r) {
+		fuse_log(FUSE_LOG_ERR, "statefs: %s\n", err);
+		goto out_unmount;
+	}
+	fuse_daemonize(cl.foreground);
+	fuse_log(FUSE_LOG_INFO, "statefs: mounted %s at %s\n", o.config, cl.mountpoint);
+	notify_ready();
+	if (cl.singlethread) {
+		ret = fuse_session_loop(fs.se);
+	} else {
+		struct fuse_loop_config lc = {.clone_fd = cl.clone_fd, .max_idle_threads = 10};
+
+		if (cl.max_idle_threads != UINT_MAX)
+			lc.max_idle_threads = cl.max_idle_threads;
+
+		ret = fuse_session_loop_mt(fs.se, &lc);
+	}
+	ret = ret ? 1 : 0;
+	watch_stop(watch);
+out_unmount:
+	fuse_session_unmount(fs.se);
+out_signals:
+	fuse_remove_signal_handlers(fs.se);
+out_session:
+	fuse_session_destroy(fs.se);
+	fs.se = NULL;
+out:
+	vcs_close(fs.vcs); /* commits what is still pending */
+	node_table_free(fs.nodes);
+	live_close_bases(&fs);
+	mtab_free(fs.tab);
+	free(cl.mountpoint);
+	free(o.config);
+	fuse_opt_free_args(&args);
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		usage(stdout);
+		return 0;
+	}
+	if (argc >= 2 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0)) {
+		printf("statefs %s (libfuse %d.%d)\n", STATEFS_VERSION, FUSE_MAJOR_VERSION,
+		       FUSE_MINOR_VERSION);
+		return 0;
+	}
+	if (argc >= 2 && argv[1][0] != '-' && !strchr(argv[1], '/')) {
+		for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+			if (strcmp(argv[1], verbs[i].name) == 0)
+				return verbs[i].fn(argc - 1, argv + 1);
+		if (argc == 2 || access(argv[1], F_OK) != 0) {
+			fprintf(stderr, "statefs: unknown verb '%s' (see statefs --help)\n",
+				argv[1]);
+			return 2;
+		}
+	}
+	return mount_main(argc, argv);
+}
