@@ -37,6 +37,10 @@ all: statefs
 statefs: build/o/fs/main.o $(OBJS)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
 
+# The daemon the mount tests run: sanitizers on, so a memory error fails the test.
+build/statefs-asan: build/asan/fs/main.o $(ASAN_OBJS)
+	$(CC) $(ALL_CFLAGS) $(SAN) -o $@ $^ $(LIBS)
+
 build/o/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
@@ -74,7 +78,7 @@ unit: $(UNIT_BINS)
 fuzz: $(FUZZ_BINS)
 
 # One command runs everything and ends with "N passed, N failed".
-check: statefs unit fuzz
+check: statefs build/statefs-asan unit fuzz
 	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run
 
 bench: statefs

@@ -23,6 +23,7 @@
 struct options {
 	char *config;
 	unsigned quiet_ms;
+	unsigned pack_every;
 	double timeout;
 	long long max_file_size;
 	int nonopts;
@@ -34,6 +35,7 @@ static const struct fuse_opt option_spec[] = {
 	OPT("quiet_ms=%u", quiet_ms),
 	OPT("timeout=%lf", timeout),
 	OPT("max_file_size=%lld", max_file_size),
+	OPT("pack_every=%u", pack_every),
 	FUSE_OPT_END,
 };
 
@@ -67,6 +69,7 @@ static void usage(FILE *out)
 		"  -o quiet_ms=MS         the steps of one save that come within MS of each other\n"
 		"                         make one commit (150)\n"
 		"  -o max_file_size=BYTES larger files are not versioned (16777216)\n"
+		"  -o pack_every=N        pack loose git objects after N commits (256)\n"
 		"  -o OPT                 any other FUSE or mount option (see fuse(8), mount(8))\n"
 		"\n"
 		"Verbs:\n");
@@ -176,6 +179,7 @@ static int mount_main(int argc, char **argv)
 	}
 	vo.quiet_ms = o.quiet_ms;
 	vo.max_file_size = o.max_file_size;
+	vo.pack_every = o.pack_every;
 	r = vcs_open(&fs.vcs, fs.tab, &vo, err, sizeof(err));
 	if (!r)
 		r = vcs_start(fs.vcs, err, sizeof(err));

@@ -98,8 +98,23 @@ static int change(struct vcs *v, const char *path, char what, const git_oid *oid
 	return 0;
 }
 
-/* Drop @path and everything below it from the index and the metadata. */
+static int remove_all_copy(struct vcs *v, const char *path);
+
+/* Drop @path and everything below it from the index and the metadata. @path may point into
+ * the index or the metadata, which this changes: work on a copy. */
 static int remove_all(struct vcs *v, const char *path)
+{
+	char *copy = strdup(path);
+	int err;
+
+	if (!copy)
+		return -ENOMEM;
+	err = remove_all_copy(v, copy);
+	free(copy);
+	return err;
+}
+
+static int remove_all_copy(struct vcs *v, const char *path)
 {
 	const git_index_entry *e = git_index_get_bypath(v->index, path, 0);
 	size_t len = strlen(path), pos;

@@ -42,14 +42,6 @@ struct watch {
 	size_t n, cap;
 };
 
-static struct wentry *find_wd(struct watch *w, int wd)
-{
-	for (size_t i = 0; i < w->n; i++)
-		if (w->v[i].wd == wd)
-			return &w->v[i];
-	return NULL;
-}
-
 /* May a directory at @depth with this name hold versioned files of mount @m? */
 static int worth_watching(const struct mtab_entry *m, int depth, const char *name)
 {
@@ -59,6 +51,16 @@ static int worth_watching(const struct mtab_entry *m, int depth, const char *nam
 		return 1;
 	return depth < (int)m->glob.nparts ? mtab_glob_match_part(&m->glob, depth - 1, name)
 					   : mtab_glob_match_part(&m->glob, depth - 1, name);
+}
+
+/* The entry of watch @wd for mount @mnt: one directory may be watched for several mounts
+ * (compose and env both watch /opt), and inotify gives it one descriptor. */
+static struct wentry *find_wd_mnt(struct watch *w, int wd, int mnt)
+{
+	for (size_t i = 0; i < w->n; i++)
+		if (w->v[i].wd == wd && w->v[i].mnt == mnt)
+			return &w->v[i];
+	return NULL;
 }
 
 static int add_dir(struct watch *w, int mnt, int depth, int fd, const char *path)
@@ -71,7 +73,7 @@ static int add_dir(struct watch *w, int mnt, int depth, int fd, const char *path
 	wd = inotify_add_watch(w->ifd, proc, MASK);
 	if (wd < 0)
 		return -errno;
-	e = find_wd(w, wd);
+	e = find_wd_mnt(w, wd, mnt);
 	if (e) {
 		char *p = strdup(path);
 
@@ -159,31 +161,12 @@ static int add_tree(struct watch *w, int mnt, int depth, int fd, char *path, siz
 	return err == -ENOSPC ? err : 0;
 }
 
-static void handle(struct watch *w, const struct inotify_event *ev)
+static void handle_one(struct watch *w, struct wentry *e, const struct inotify_event *ev)
 {
 	struct sfs *fs = w->fs;
 	struct vcs_who who = {.external = 1};
 	char path[PATH_MAX * 2];
-	struct wentry *e;
 
-	if (ev->mask & IN_Q_OVERFLOW) {
-		/* events were lost: rescan everything */
-		for (size_t i = 0; i < fs->tab->nentries; i++)
-			if (fs->tab->entries[i].kind != MTAB_PLAIN)
-				vcs_note(fs->vcs, fs->tab->entries[i].name, 1, &who);
-		return;
-	}
-	e = find_wd(w, ev->wd);
-	if (!e)
-		return;
-	if (ev->mask & IN_IGNORED) {
-		close(e->fd);
-		free(e->path);
-		*e = w->v[--w->n];
-		return;
-	}
-	if (!ev->len)
-		return;
 	snprintf(path, sizeof(path), "%s/%s", e->path, ev->name);
 	vcs_note(fs->vcs, path, !!(ev->mask & IN_ISDIR), &who);
 	live_invalidate(fs, e->mnt, e->fd, ev->name);
@@ -196,6 +179,41 @@ static void handle(struct watch *w, const struct inotify_event *ev)
 			add_tree(w, mnt, depth, cfd, path, strlen(path)); /* may move w->v */
 			close(cfd);
 		}
+	}
+}
+
+static void handle(struct watch *w, const struct inotify_event *ev)
+{
+	struct sfs *fs = w->fs;
+	struct vcs_who who = {.external = 1};
+
+	if (ev->mask & IN_Q_OVERFLOW) {
+		/* events were lost: rescan everything */
+		for (size_t i = 0; i < fs->tab->nentries; i++)
+			if (fs->tab->entries[i].kind != MTAB_PLAIN)
+				vcs_note(fs->vcs, fs->tab->entries[i].name, 1, &who);
+		return;
+	}
+	if (ev->mask & IN_IGNORED) {
+		for (size_t i = 0; i < w->n;) {
+			if (w->v[i].wd != ev->wd) {
+				i++;
+				continue;
+			}
+			close(w->v[i].fd);
+			free(w->v[i].path);
+			w->v[i] = w->v[--w->n];
+		}
+		return;
+	}
+	if (!ev->len)
+		return;
+	/* handle_one may add entries (and move the array): walk by mount, not by pointer */
+	for (size_t mnt = 0; mnt < fs->tab->nentries; mnt++) {
+		struct wentry *e = find_wd_mnt(w, ev->wd, (int)mnt);
+
+		if (e)
+			handle_one(w, e, ev);
 	}
 }
 

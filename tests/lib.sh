@@ -5,7 +5,7 @@
 # started through spawn/mount_statefs is stopped by its pid. The daemon's log is scanned for
 # sanitizer reports and crashes at unmount.
 TOP=${TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
-STATEFS=${STATEFS:-$TOP/statefs}
+STATEFS=${STATEFS:-$TOP/build/statefs-asan}
 _n=0
 _cleanups=()
 
