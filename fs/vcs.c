@@ -220,7 +220,10 @@ fail:
 /* Process one group of notes into at most one commit. */
 static int commit_group(struct vcs *v, const struct vq_group *g, const char *how)
 {
+	struct timespec t0, t1;
 	int err = 0, r;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 
 	for (size_t i = 0; i < g->n; i++) {
 		r = vscan_path(v, g->notes[i].path, g->notes[i].recursive);
@@ -233,6 +236,16 @@ static int commit_group(struct vcs *v, const struct vq_group *g, const char *how
 	if (r < 0) {
 		vcs_log(3, "commit failed: %s; it will be retried", strerror(-r));
 		return r;
+	}
+	if (r > 0) {
+		char hex[GIT_OID_HEXSZ + 1];
+
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		git_oid_tostr(hex, sizeof(hex), &v->head);
+		/* level 6 = info: the time from taking the save to the durable commit */
+		vcs_log(6, "committed %.12s in %.3f ms (%s)", hex,
+			(double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6,
+			g->who.external ? "external" : g->who.comm);
 	}
 	return err;
 }
