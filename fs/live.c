@@ -631,6 +631,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	handle_mark_written(fs, h);
 	fi->fh = (uintptr_t)h;
 	fi->keep_cache = 1;
+	fi->noflush = 1;
 	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
 		/* interrupted: the kernel will never release it */
 		close(fd);
@@ -669,6 +670,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		handle_mark_written(fs, h);
 	fi->fh = (uintptr_t)h;
 	fi->keep_cache = 1;
+	fi->noflush = 1; /* a passthrough has nothing to report at close: spare the round trip */
 	if (fuse_reply_open(req, fi) == -ENOENT) {
 		if (h->wrote)
 			vcs_writers(fs->vcs, -1);
@@ -806,7 +808,10 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		}
 	}
 	fi->fh = (uintptr_t)d;
-	fi->cache_readdir = 0;
+	/* The kernel may keep listings: our own changes invalidate them in the kernel, and
+	 * changes made outside are invalidated by the watcher (live_invalidate). */
+	fi->cache_readdir = n->kind == NODE_REAL;
+	fi->keep_cache = n->kind == NODE_REAL;
 	if (fuse_reply_open(req, fi) == -ENOENT) {
 		if (d->dp)
 			closedir(d->dp);
@@ -1179,8 +1184,10 @@ void live_invalidate(struct sfs *fs, int mnt, int dirfd, const char *name)
 	if (!fs->se || fstatat(dirfd, "", &dst, AT_EMPTY_PATH))
 		return;
 	dir = node_find(fs->nodes, mnt, dst.st_dev, dst.st_ino);
-	if (dir)
+	if (dir) {
 		fuse_lowlevel_notify_inval_entry(fs->se, ino_of(dir), name, strlen(name));
+		fuse_lowlevel_notify_inval_inode(fs->se, ino_of(dir), 0, 0); /* its listing */
+	}
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		n = node_find(fs->nodes, mnt, st.st_dev, st.st_ino);
 		if (n)
