@@ -226,6 +226,12 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
 		conn->want |= FUSE_CAP_READDIRPLUS;
+	/* Large requests: 1 MiB writes and read-ahead (up to what the kernel allows). */
+	conn->max_write = 1 << 20;
+	if (conn->max_readahead < (1u << 20))
+		conn->max_readahead = 1 << 20;
+	conn->max_background = 64;
+	conn->congestion_threshold = 48;
 }
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)

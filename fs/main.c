@@ -182,7 +182,7 @@ static int mount_main(int argc, char **argv)
 	vo.pack_every = o.pack_every;
 	r = vcs_open(&fs.vcs, fs.tab, &vo, err, sizeof(err));
 	if (!r)
-		r = vcs_start(fs.vcs, err, sizeof(err));
+		r = vcs_catch_up(fs.vcs, err, sizeof(err));
 	if (r) {
 		fprintf(stderr, "statefs: %s\n", err);
 		goto out;
@@ -200,12 +200,15 @@ static int mount_main(int argc, char **argv)
 		goto out_session;
 	if (fuse_session_mount(fs.se, cl.mountpoint))
 		goto out_signals;
-	r = watch_start(&watch, &fs, err, sizeof(err));
+	/* Threads do not survive the fork of fuse_daemonize: start them after it. */
+	fuse_daemonize(cl.foreground);
+	r = vcs_start(fs.vcs, err, sizeof(err));
+	if (!r)
+		r = watch_start(&watch, &fs, err, sizeof(err));
 	if (r) {
 		fuse_log(FUSE_LOG_ERR, "statefs: %s\n", err);
 		goto out_unmount;
 	}
-	fuse_daemonize(cl.foreground);
 	fuse_log(FUSE_LOG_INFO, "statefs: mounted %s at %s\n", o.config, cl.mountpoint);
 	notify_ready();
 	if (cl.singlethread) {

@@ -311,7 +311,7 @@ static void *committer(void *arg)
 	return NULL;
 }
 
-int vcs_start(struct vcs *v, char *err, size_t errlen)
+int vcs_catch_up(struct vcs *v, char *err, size_t errlen)
 {
 	struct vq_group g = {.who = {.external = 1}};
 	int r;
@@ -332,7 +332,13 @@ int vcs_start(struct vcs *v, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot record the trees at start-up: %s", strerror(-r));
 		return r;
 	}
-	r = pthread_create(&v->thread, NULL, committer, v);
+	return 0;
+}
+
+int vcs_start(struct vcs *v, char *err, size_t errlen)
+{
+	int r = pthread_create(&v->thread, NULL, committer, v);
+
 	if (r) {
 		snprintf(err, errlen, "cannot start the committer thread: %s", strerror(r));
 		return -r;

@@ -41,7 +41,10 @@ struct vcs_options {
 int vcs_open(struct vcs **out, const struct mtab *tab, const struct vcs_options *opt, char *err,
 	     size_t errlen);
 
-/* Scan everything, commit what differs from HEAD as external, then start the committer. */
+/* Scan everything and commit what differs from HEAD as external (found at start-up). */
+int vcs_catch_up(struct vcs *v, char *err, size_t errlen);
+
+/* Start the committer thread (after any fork: threads do not survive fuse_daemonize). */
 int vcs_start(struct vcs *v, char *err, size_t errlen);
 
 /* Commit what is pending, stop the committer thread, close the repository. NULL is fine. */

@@ -40,3 +40,17 @@ is "the start-up commit records every tree" \
 ok "the start-up commit is marked external" bash -c "git --git-dir='$GITDIR' log -1 --format=%B | grep -q 'Statefs-Source: external'"
 ok "the state directory is private (0700)" test "$(stat -c %a "$STATE")" = 700
 ok "git fsck is clean" g fsck --strict --no-progress
+
+# As mount(8) runs it: in the background, no -f. The threads must survive the fork.
+unmount_statefs "$M" "$DAEMON_PID"
+"$STATEFS" -o allow_other "$T/statefs.conf" "$M" 2>>"$T/daemon-bg.log"
+is "without -f the mount goes to the background and returns 0" "$?" 0
+cleanup_add "fusermount3 -u '$M' || fusermount3 -uz '$M'"
+n=$(commits)
+echo '# bg' >>"$M/nginx/nginx.conf"
+wait_for "background commit" 10 count_is $((n + 1))
+is "a save through a background mount is committed" "$(commits)" $((n + 1))
+echo '# ext' >>"$R/etc/nginx/nginx.conf"
+wait_for "background external commit" 10 count_is $((n + 2))
+is "an external change under a background mount is committed" "$(commits)" $((n + 2))
+fusermount3 -u "$M"
