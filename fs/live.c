@@ -187,13 +187,10 @@ static int do_lookup(struct sfs *fs, struct node *parent, const char *name,
 			err = -ENOENT;
 			goto fail;
 		}
-		if (!shown(mount_of(fs, parent), depth, name)) {
-			struct node *known = node_find(fs->nodes, mnt, e->attr.st_dev, e->attr.st_ino);
-
-			if (!known || !known->created) {
-				err = -ENOENT;
-				goto fail;
-			}
+		if (!shown(mount_of(fs, parent), depth, name) &&
+		    !node_was_created(fs->nodes, mnt, e->attr.st_dev, e->attr.st_ino)) {
+			err = -ENOENT;
+			goto fail;
 		}
 	}
 	n = node_get_real(fs->nodes, mnt, depth, fd, &e->attr,
@@ -435,7 +432,7 @@ static void reply_made(fuse_req_t req, struct node *dir, const char *name, int r
 		reply_err(req, -ENOMEM);
 		return;
 	}
-	n->created = 1;
+	node_mark_created(fs->nodes, dir->mnt, st.st_dev, st.st_ino);
 	memset(&e, 0, sizeof(e));
 	e.attr = st;
 	e.ino = ino_of(n);
@@ -599,34 +596,16 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		close(fd);
 		goto out;
 	}
+	/* Shown in a files view though the glob may not match: the caller just made it. */
+	struct stat cst;
+
+	if (fstat(fd, &cst) == 0)
+		node_mark_created(fs->nodes, dir->mnt, cst.st_dev, cst.st_ino);
 	err = do_lookup(fs, dir, name, &e);
-	if (err == -ENOENT) {
-		/* Not matched by a files glob: shown because the caller made it. */
-		struct stat st;
-		int pfd = openat(dir->fd, name, O_PATH | O_NOFOLLOW);
-
-		if (pfd >= 0 && stat_fd(pfd, &st) == 0) {
-			struct node *n = node_get_real(fs->nodes, dir->mnt, dir->depth + 1, pfd,
-						       &st, dir, name);
-
-			if (n) {
-				n->created = 1;
-				memset(&e, 0, sizeof(e));
-				e.attr = st;
-				e.ino = ino_of(n);
-				e.attr_timeout = fs->timeout;
-				e.entry_timeout = fs->timeout;
-				err = 0;
-			}
-		} else if (pfd >= 0) {
-			close(pfd);
-		}
-	}
 	if (err) {
 		close(fd);
 		goto out;
 	}
-	((struct node *)(uintptr_t)e.ino)->created = 1;
 	h = handle_new(req, (struct node *)(uintptr_t)e.ino, fd);
 	if (!h) {
 		close(fd);

@@ -20,7 +20,44 @@ struct node_table {
 	struct node **buckets;
 	struct node **plain; /* virtual plain-mount nodes, by mount index (grown on demand) */
 	size_t nplain;
+	struct created {
+		int mnt;
+		dev_t dev;
+		ino_t ino;
+	} created[NODE_CREATED_MAX];
+	size_t ncreated, next_created;
 };
+
+void node_mark_created(struct node_table *t, int mnt, dev_t dev, ino_t ino)
+{
+	pthread_mutex_lock(&t->lock);
+	for (size_t i = 0; i < t->ncreated; i++) {
+		struct created *c = &t->created[i];
+
+		if (c->ino == ino && c->dev == dev && c->mnt == mnt)
+			goto out;
+	}
+	t->created[t->next_created] = (struct created){mnt, dev, ino};
+	t->next_created = (t->next_created + 1) % NODE_CREATED_MAX;
+	if (t->ncreated < NODE_CREATED_MAX)
+		t->ncreated++;
+out:
+	pthread_mutex_unlock(&t->lock);
+}
+
+int node_was_created(struct node_table *t, int mnt, dev_t dev, ino_t ino)
+{
+	int found = 0;
+
+	pthread_mutex_lock(&t->lock);
+	for (size_t i = 0; i < t->ncreated && !found; i++) {
+		struct created *c = &t->created[i];
+
+		found = c->ino == ino && c->dev == dev && c->mnt == mnt;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return found;
+}
 
 static size_t bucket(int mnt, dev_t dev, ino_t ino)
 {

@@ -28,7 +28,6 @@ struct node {
 	ino_t ino;
 	int mnt;      /* index in the mount table; -1 for the root */
 	int depth;    /* components below the mount's base directory (base = 0) */
-	int created;  /* made through the mount: shown in a files view though the glob does not match */
 	uint64_t nlookup;
 	/* Where the kernel last saw it, for naming changes in commits (guarded by the table lock). */
 	struct node *parent;
@@ -53,6 +52,15 @@ struct node *node_get_real(struct node_table *t, int mnt, int depth, int fd, con
 
 /* The virtual node of plain mount @mnt, adding a lookup reference. NULL on ENOMEM. */
 struct node *node_get_plain(struct node_table *t, int mnt);
+
+/*
+ * Remember that the object (mnt, dev, ino) was made through the mount, so a files view shows
+ * it though the glob does not match (an editor's temp file), even after the kernel forgot its
+ * node. The memory is bounded (the last NODE_CREATED_MAX objects).
+ */
+#define NODE_CREATED_MAX 4096
+void node_mark_created(struct node_table *t, int mnt, dev_t dev, ino_t ino);
+int node_was_created(struct node_table *t, int mnt, dev_t dev, ino_t ino);
 
 /* Find without adding a reference (NULL if unknown). */
 struct node *node_find(struct node_table *t, int mnt, dev_t dev, ino_t ino);
