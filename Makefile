@@ -70,8 +70,7 @@ deps:
 		build-essential pkg-config clang libclang-rt-dev \
 		libfuse3-dev fuse3 libgit2-dev libzstd-dev zstd libssl-dev \
 		default-libmysqlclient-dev mariadb-server mariadb-client \
-		git vim-nox python3 attr acl util-linux procps psmisc time man-db \
-		borgbackup restic
+		git vim-nox python3 attr acl util-linux procps
 	@echo "deps: installed"
 
 unit: $(UNIT_BINS)

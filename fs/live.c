@@ -441,49 +441,60 @@ static void reply_made(fuse_req_t req, struct node *dir, const char *name, int r
 	fuse_reply_entry(req, &e);
 }
 
-static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
+/* What mknod, mkdir and symlink share: make the object, give it to the caller, reply. */
+struct make {
+	enum { MAKE_NODE, MAKE_DIR, MAKE_SYMLINK } what;
+	mode_t mode;
+	dev_t rdev;
+	const char *target;
+};
+
+static void make_object(fuse_req_t req, fuse_ino_t parent, const char *name, const struct make *mk)
 {
 	struct node *dir = node_of(req, parent);
-	int err = dir_writable(fs_of(req), dir, name);
+	int err = dir_writable(fs_of(req), dir, name), r = 0;
 
-	if (!err && mknodat(dir->fd, name, mode, rdev))
-		err = -errno;
-	if (!err)
-		err = own_by_caller(req, dir, name);
 	if (err)
-		reply_err(req, err);
-	else
-		reply_made(req, dir, name, 0);
+		goto out;
+	switch (mk->what) {
+	case MAKE_NODE:
+		r = mknodat(dir->fd, name, mk->mode, mk->rdev);
+		break;
+	case MAKE_DIR:
+		r = mkdirat(dir->fd, name, mk->mode);
+		break;
+	case MAKE_SYMLINK:
+		r = symlinkat(mk->target, dir->fd, name);
+		break;
+	}
+	err = r ? -errno : own_by_caller(req, dir, name);
+	if (!err) {
+		reply_made(req, dir, name, mk->what == MAKE_DIR);
+		return;
+	}
+out:
+	reply_err(req, err);
+}
+
+static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
+{
+	struct make mk = {.what = MAKE_NODE, .mode = mode, .rdev = rdev};
+
+	make_object(req, parent, name, &mk);
 }
 
 static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
-	struct node *dir = node_of(req, parent);
-	int err = dir_writable(fs_of(req), dir, name);
+	struct make mk = {.what = MAKE_DIR, .mode = mode};
 
-	if (!err && mkdirat(dir->fd, name, mode))
-		err = -errno;
-	if (!err)
-		err = own_by_caller(req, dir, name);
-	if (err)
-		reply_err(req, err);
-	else
-		reply_made(req, dir, name, 1);
+	make_object(req, parent, name, &mk);
 }
 
 static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
 {
-	struct node *dir = node_of(req, parent);
-	int err = dir_writable(fs_of(req), dir, name);
+	struct make mk = {.what = MAKE_SYMLINK, .target = link};
 
-	if (!err && symlinkat(link, dir->fd, name))
-		err = -errno;
-	if (!err)
-		err = own_by_caller(req, dir, name);
-	if (err)
-		reply_err(req, err);
-	else
-		reply_made(req, dir, name, 0);
+	make_object(req, parent, name, &mk);
 }
 
 static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const char *name)
