@@ -48,6 +48,7 @@ _mariadb_launch() {
 			--pid-file="$dir/pid" --port="$port" --bind-address=127.0.0.1 \
 			--user=root --log-error="$dir/err.log" --tmpdir="$dir/tmp" \
 			--innodb-buffer-pool-size=128M --innodb-log-file-size=16M \
+			--innodb-flush-log-at-trx-commit=2 \
 			--max-allowed-packet=64M --skip-log-bin --event-scheduler=OFF \
 			</dev/null >>"$dir/err.log" 2>&1 &
 		echo $! >"$dir/started.pid"
@@ -61,6 +62,12 @@ mariadb_start() {
 	dir=$(cd "$dir" && pwd)
 	if [ ${#dir} -gt 90 ]; then	# a unix socket path holds at most 107 bytes
 		echo "mariadb_start: $dir is too long for a socket path" >&2
+		return 1
+	fi
+	if _mariadb_pid_is_ours "$(cat "$dir/pid" 2>/dev/null)" ||
+		mariadb-admin --no-defaults -S "$dir/sock" -uroot --connect-timeout=2 ping \
+			>/dev/null 2>&1; then
+		echo "mariadb_start: a server already runs on $dir" >&2
 		return 1
 	fi
 	if [ ! -d "$dir/data/mysql" ]; then
@@ -78,8 +85,12 @@ mariadb_start() {
 		_mariadb_launch "$dir" "$port"
 		pid=$(cat "$dir/started.pid" 2>/dev/null)
 		for ((i = 0; i < 300; i++)); do	# 30 s
-			if mariadb-admin --no-defaults -S "$dir/sock" -uroot --connect-timeout=2 \
-				ping >/dev/null 2>&1; then
+			# Ready: ours is alive and the server on the socket listens on our port.
+			if _mariadb_pid_is_ours "$pid" &&
+				mariadb-admin --no-defaults -S "$dir/sock" -uroot --connect-timeout=2 \
+				ping >/dev/null 2>&1 &&
+				[ "$(mariadb --no-defaults -S "$dir/sock" -uroot -N -B \
+					-e 'SELECT @@port' 2>/dev/null)" = "$port" ]; then
 				MARIADB_SOCK=$dir/sock
 				MARIADB_PORT=$port
 				MARIADB_PID=$pid

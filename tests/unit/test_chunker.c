@@ -101,8 +101,8 @@ static void test_constants(void)
 {
 	const uint64_t *g = chunker_gear();
 	uint64_t st = CHUNKER_GEAR_SEED, z;
-	struct chunker_params p = { .min = 256, .avg = 1024, .max = 4096, .norm = 2 };
-	static const size_t golden[] = { GOLDEN_CUTS };
+	struct chunker_params p = {.min = 256, .avg = 1024, .max = 4096, .norm = 2};
+	static const size_t golden[] = {GOLDEN_CUTS};
 	size_t *cuts = malloc(MAX_CUTS * sizeof(*cuts)), n;
 	unsigned char *data = malloc(65536);
 	bool all = true;
@@ -134,7 +134,7 @@ static void test_constants(void)
 static void test_bounds_and_feeds(const struct chunker_params *p, const unsigned char *data,
 				  size_t len)
 {
-	static const size_t feeds[] = { 1, 7, 4096, 65537, 1000003, 0 };
+	static const size_t feeds[] = {1, 7, 4096, 65537, 1000003, 0};
 	size_t *ref = malloc(MAX_CUTS * sizeof(*ref)), *cuts = malloc(MAX_CUTS * sizeof(*cuts));
 	size_t n, prev = 0, bad = 0, min_seen = SIZE_MAX, max_seen = 0;
 
@@ -249,7 +249,7 @@ static void test_special_inputs(void)
 int main(void)
 {
 	unsigned char *data = malloc(DATA_LEN);
-	struct chunker_params small = { .min = 64, .avg = 256, .max = 1024, .norm = 1 };
+	struct chunker_params small = {.min = 64, .avg = 256, .max = 1024, .norm = 1};
 
 	rng_state = 12345;
 	fill_random(data, DATA_LEN);

@@ -1,0 +1,189 @@
+/*
+ * manifest.h - the manifest of one snapshot: STATE_DIR/store/snapshots/<name>, a text file.
+ *
+ * A manifest says what a snapshot holds: every file, directory and symlink with its metadata,
+ * and for a file the list of chunks (store.h) whose contents, concatenated, are the file. It is
+ * written last, atomically, after the chunks are durable (store_flush), so a snapshot exists
+ * exactly when its manifest does. It is meant to be read by awk and sed as well as by statefs
+ * (docs/format.md, docs/recover-file.sh). The grammar, one item per line, every line ending
+ * in "\n", fields separated by one space:
+ *
+ *     statefs-snapshot 1                      header, exactly
+ *     time 1759284000                         seconds since the epoch when the snapshot began
+ *     commit 3f2a...e1 | commit -             config.git commit (40 or 64 lowercase hex), or none
+ *     status complete | status incomplete     incomplete: something could not be saved ...
+ *     reason TEXT                             ... and why, one or more lines (only then)
+ *     ENTRY*                                  sorted by path (bytewise), no path twice
+ *     end                                     last line: a manifest without it is cut off
+ *
+ * where ENTRY is one of
+ *
+ *     f MODE UID GID SIZE MTIME INO PATH      a regular file, followed by
+ *       c SHA256 LEN                            its chunks in order (none if SIZE is 0),
+ *       table OFFSET NAME                       then, for a database dump, where each table's
+ *                                               part starts (offsets nondecreasing, <= SIZE)
+ *     d MODE UID GID 0 MTIME INO PATH         a directory
+ *     l MODE UID GID SIZE MTIME INO PATH      a symbolic link, followed by
+ *       t TARGET                                its target (SIZE = its length in bytes)
+ *
+ * (no indentation in the file). MODE: four octal digits, the permission, set-id and sticky
+ * bits. UID, GID, SIZE, INO, LEN, OFFSET: decimal, no leading zeros; UID and GID at most
+ * 4294967294 ((uid_t)-1 is never an owner), as in .statefs-meta. MTIME: nanoseconds since
+ * the epoch, decimal, may be negative. SHA256: 64 lowercase hex digits, the chunk's name in
+ * store/chunks/. LEN >= 1; the LENs of a file add up to its SIZE, so the chunk holding byte N
+ * is found by prefix sums. INO is the inode number when the file was read (0 if unknown); the
+ * uploads walker compares (SIZE, MTIME, INO) with the previous snapshot to reuse a chunk list.
+ * PATH (relative, '/'-separated, no empty, "." or ".." component), TEXT, TARGET and NAME run to
+ * the end of the line and are escaped: a byte below 0x20, DEL (0x7f), a backslash, and a space
+ * that comes first are written as \ooo (three octal digits); nothing else is. They are never
+ * empty and never contain NUL.
+ *
+ * manifest_parse() accepts exactly what manifest_format() writes (so formatting a parsed
+ * manifest gives the same bytes back) and rejects anything else with a message naming the line.
+ *
+ * Snapshot names are "YYYY-MM-DD" (local time), or "YYYY-MM-DD_HHMMSS" for a second snapshot
+ * on the same day; both sort by time as strings.
+ */
+#ifndef STATEFS_MANIFEST_H
+#define STATEFS_MANIFEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "snapshot/store.h"
+
+#define MANIFEST_VERSION 1
+#define MANIFEST_NAME_MAX 18 /* "YYYY-MM-DD_HHMMSS" + NUL */
+
+struct manifest_chunk {
+	struct store_hash hash;
+	uint64_t len;	 /* plain bytes, >= 1 */
+	uint64_t offset; /* where it starts in the file: the sum of the lens before it */
+};
+
+struct manifest_table {
+	char *name;
+	uint64_t offset; /* of the table's first byte in the file */
+};
+
+struct manifest_entry {
+	char type;   /* 'f', 'd' or 'l' */
+	mode_t mode; /* mode & 07777 */
+	uid_t uid;
+	gid_t gid;
+	uint64_t size; /* 'f': sum of chunk lens; 'l': strlen(target); 'd': 0 */
+	int64_t mtime_ns;
+	uint64_t ino;
+	char *path;
+	char *target;		       /* 'l' only, else NULL */
+	struct manifest_chunk *chunks; /* 'f' only */
+	size_t nchunks, chunks_cap;
+	struct manifest_table *tables; /* 'f' only */
+	size_t ntables, tables_cap;
+};
+
+struct manifest {
+	int64_t time;	 /* seconds since the epoch */
+	char commit[65]; /* lowercase hex, or "" for none */
+	char **reasons;	 /* why it is incomplete; nreasons == 0 means complete */
+	size_t nreasons;
+	struct manifest_entry *v;
+	size_t n, cap;
+	bool sorted; /* internal: v is sorted by path */
+};
+
+/* An empty, complete manifest with time 0 and no commit. */
+void manifest_init(struct manifest *m);
+void manifest_free(struct manifest *m);
+
+/* Set the config commit: 40 or 64 lowercase hex digits, or NULL / "" for none. 0 or -EINVAL. */
+int manifest_set_commit(struct manifest *m, const char *hex);
+
+/*
+ * Mark the snapshot incomplete, with a reason for the operator (printf-style; one line, not
+ * empty, no NUL; other control characters are escaped). 0, -EINVAL or -ENOMEM.
+ */
+int manifest_add_reason(struct manifest *m, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/*
+ * Add an entry. @type 'f', 'd' or 'l'; @target is required for 'l' and must be NULL otherwise.
+ * Sets *out (may be NULL) to the entry, valid until the next manifest_add*: add the chunks and
+ * tables of a file before adding the next entry. 0; -EINVAL for a bad type, mode, path or
+ * target, or a uid or gid of -1; -ENOMEM. Duplicate paths are detected by manifest_format().
+ */
+int manifest_add(struct manifest *m, char type, const char *path, mode_t mode, uid_t uid, gid_t gid,
+		 int64_t mtime_ns, uint64_t ino, const char *target, struct manifest_entry **out);
+
+/* The same with type, mode, owner, mtime and inode from @st; -EINVAL for other file types. */
+int manifest_add_stat(struct manifest *m, const char *path, const struct stat *st,
+		      const char *target, struct manifest_entry **out);
+
+/* Append a chunk of @len (>= 1) bytes to file entry @e; grows e->size. 0, -EINVAL, -ENOMEM. */
+int manifest_add_chunk(struct manifest_entry *e, const struct store_hash *h, uint64_t len);
+
+/*
+ * Record that table @name starts at @offset of dump file @e. Offsets must come in nondecreasing
+ * order; each must be <= the file's final size (checked by manifest_format). 0, -EINVAL, -ENOMEM.
+ */
+int manifest_add_table(struct manifest_entry *e, const char *name, uint64_t offset);
+
+/*
+ * Check @m and serialise it (entries sorted by path) into a malloc'd buffer (*out, *len).
+ * 0; -EINVAL with a message if @m breaks a rule above (duplicate path, table offset past the
+ * end); -ENOMEM.
+ */
+int manifest_format(struct manifest *m, char **out, size_t *len, char *err, size_t errlen);
+
+/*
+ * Parse @len bytes (not NUL-terminated) into @m, which must be freshly initialised (on failure
+ * it may hold part of the input; manifest_free it either way). 0, or -EINVAL with a message
+ * "line N: ..." in @err; -ENOMEM.
+ */
+int manifest_parse(struct manifest *m, const char *buf, size_t len, char *err, size_t errlen);
+
+/* The entry for @path, or NULL (binary search; sorts @m if it is not sorted). */
+const struct manifest_entry *manifest_find(struct manifest *m, const char *path);
+
+/* The index of the chunk of @e holding byte @offset, or -1 if @offset >= e->size. */
+long manifest_chunk_at(const struct manifest_entry *e, uint64_t offset);
+
+/*
+ * Write @m as STATE_DIR/store/snapshots/@name (mode 0600) atomically: temp file "tmp.*" in the
+ * same directory, fsync, rename without replacing, fsync the directory. The chunks it names must
+ * be durable already (store_flush). 0; -EEXIST if that snapshot exists; -EINVAL for a bad name
+ * or manifest; another negative errno for an I/O error, with a message.
+ */
+int manifest_write(const char *state_dir, const char *name, struct manifest *m, char *err,
+		   size_t errlen);
+
+/* Read and parse STATE_DIR/store/snapshots/@name into a fresh @m. 0 or a negative errno. */
+int manifest_read(const char *state_dir, const char *name, struct manifest *m, char *err,
+		  size_t errlen);
+
+/* Is @name a snapshot name: "YYYY-MM-DD" or "YYYY-MM-DD_HHMMSS", a real date and time? */
+bool manifest_name_valid(const char *name);
+
+/*
+ * The name for a snapshot taken at @t (local time): "YYYY-MM-DD", or "YYYY-MM-DD_HHMMSS" when
+ * @exists says the date alone is taken. @exists returns 1 if a snapshot of that name exists,
+ * 0 if not, or a negative errno, which is returned. @out holds MANIFEST_NAME_MAX bytes.
+ * 0; -EEXIST if both forms are taken.
+ */
+int manifest_name_for(time_t t, int (*exists)(void *arg, const char *name), void *arg, char *out);
+
+/* An @exists for manifest_name_for: @arg is the state dir. */
+int manifest_exists(void *state_dir, const char *name);
+
+/*
+ * The snapshot names in STATE_DIR/store/snapshots, valid ones only, sorted oldest first, as a
+ * malloc'd array of malloc'd strings (*names, *n; free with manifest_names_free). 0 or -errno.
+ */
+int manifest_list(const char *state_dir, char ***names, size_t *n, char *err, size_t errlen);
+void manifest_names_free(char **names, size_t n);
+
+#endif

@@ -1,0 +1,365 @@
+/*
+ * manifest_parse.c - reads a manifest back from bytes, trusting none of them.
+ *
+ * The parser accepts exactly what manifest_format() writes (manifest.h has the grammar): one
+ * space between fields, numbers without leading zeros, escapes only where the formatter puts
+ * them, entries in strictly increasing path order, sizes that add up, and the "end" line last.
+ * Anything else is -EINVAL with "line N: what was expected". It builds through the same
+ * manifest_add* calls a writer uses, so both sides check the same rules.
+ */
+#include "snapshot/manifest.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct cursor {
+	const char *buf, *end;
+	const char *line, *eol; /* the current line, without its "\n" */
+	size_t lineno;
+	char *err;
+	size_t errlen;
+};
+
+static int bad(struct cursor *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int bad(struct cursor *c, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (!c->err || !c->errlen)
+		return -EINVAL;
+	n = snprintf(c->err, c->errlen, "manifest line %zu: ", c->lineno);
+	if (n >= 0 && (size_t)n < c->errlen) {
+		va_start(ap, fmt);
+		vsnprintf(c->err + n, c->errlen - (size_t)n, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+/* Advance to the next line. 1 if there is one, 0 at the end of the buffer, or -EINVAL. */
+static int next_line(struct cursor *c)
+{
+	const char *start = c->lineno ? c->eol + 1 : c->buf;
+	const char *nl;
+
+	if (start >= c->end)
+		return 0;
+	c->lineno++;
+	nl = memchr(start, '\n', (size_t)(c->end - start));
+	if (!nl) {
+		c->line = c->eol = start;
+		return bad(c, "no newline at the end (cut off?)");
+	}
+	c->line = start;
+	c->eol = nl;
+	return 1;
+}
+
+/* Does the line start with @word followed by a space? Then *rest points after the space. */
+static bool starts(const struct cursor *c, const char *word, const char **rest)
+{
+	size_t n = strlen(word);
+
+	if ((size_t)(c->eol - c->line) <= n || memcmp(c->line, word, n) || c->line[n] != ' ')
+		return false;
+	*rest = c->line + n + 1;
+	return true;
+}
+
+static bool is_line(const struct cursor *c, const char *s)
+{
+	size_t n = strlen(s);
+
+	return (size_t)(c->eol - c->line) == n && !memcmp(c->line, s, n);
+}
+
+/*
+ * A decimal field at *p ending at a space (or at the end of the line if @last): no sign unless
+ * @neg_ok, no leading zero, at most @max in magnitude (max + 1 for a negative number).
+ */
+static int num(struct cursor *c, const char **p, bool last, bool neg_ok, uint64_t max,
+	       uint64_t *mag, bool *neg, const char *what)
+{
+	const char *s = *p;
+	uint64_t v = 0;
+	bool minus = false;
+
+	if (neg_ok && s < c->eol && *s == '-') {
+		minus = true;
+		s++;
+	}
+	if (s >= c->eol || *s < '0' || *s > '9' ||
+	    (*s == '0' && s + 1 < c->eol && s[1] >= '0' && s[1] <= '9') || (minus && *s == '0'))
+		return bad(c, "bad %s", what);
+	for (; s < c->eol && *s >= '0' && *s <= '9'; s++) {
+		if (v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
+			return bad(c, "%s out of range", what);
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	if (v > max + (minus ? 1 : 0))
+		return bad(c, "%s out of range", what);
+	if (last ? s != c->eol : (s >= c->eol || *s != ' '))
+		return bad(c, "bad %s", what);
+	*p = last ? s : s + 1;
+	*mag = v;
+	if (neg)
+		*neg = minus;
+	return 0;
+}
+
+static int unum(struct cursor *c, const char **p, bool last, uint64_t max, uint64_t *v,
+		const char *what)
+{
+	return num(c, p, last, false, max, v, NULL, what);
+}
+
+static int snum(struct cursor *c, const char **p, bool last, int64_t *v, const char *what)
+{
+	uint64_t mag;
+	bool neg;
+	int ret = num(c, p, last, true, INT64_MAX, &mag, &neg, what);
+
+	if (!ret)
+		*v = neg ? (int64_t)(0 - mag) : (int64_t)mag;
+	return ret;
+}
+
+static bool must_escape(unsigned char ch, bool first)
+{
+	return ch < 0x20 || ch == 0x7f || ch == '\\' || (first && ch == ' ');
+}
+
+/* Unescape from @p to the end of the line into a malloc'd string (*out). */
+static int text(struct cursor *c, const char *p, char **out, const char *what)
+{
+	char *s = malloc((size_t)(c->eol - p) + 1), *d = s;
+
+	if (!s)
+		return -ENOMEM;
+	if (p == c->eol)
+		goto bad;
+	for (; p < c->eol; p++) {
+		unsigned char ch = (unsigned char)*p;
+		bool first = d == s;
+
+		if (ch == '\\') {
+			if (c->eol - p < 4 || p[1] < '0' || p[1] > '3' || p[2] < '0' ||
+			    p[2] > '7' || p[3] < '0' || p[3] > '7')
+				goto bad;
+			ch = (unsigned char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
+			if (!ch || !must_escape(ch, first))
+				goto bad;
+			p += 3;
+		} else if (must_escape(ch, first)) {
+			goto bad;
+		}
+		*d++ = (char)ch;
+	}
+	*d = '\0';
+	*out = s;
+	return 0;
+bad:
+	free(s);
+	return bad(c, "bad %s", what);
+}
+
+static int parse_head(struct manifest *m, struct cursor *c, bool *incomplete)
+{
+	const char *p;
+	int ret;
+
+	if (next_line(c) <= 0 || !is_line(c, "statefs-snapshot 1"))
+		return bad(c, "not a statefs-snapshot 1 manifest");
+	if (next_line(c) <= 0 || !starts(c, "time", &p))
+		return bad(c, "expected \"time SECONDS\"");
+	ret = snum(c, &p, true, &m->time, "time");
+	if (ret)
+		return ret;
+	if (next_line(c) <= 0 || !starts(c, "commit", &p))
+		return bad(c, "expected \"commit HEX\" or \"commit -\"");
+	if (c->eol - p == 1 && *p == '-') {
+		m->commit[0] = '\0';
+	} else if (c->eol - p == 40 || c->eol - p == 64) {
+		char hex[65];
+
+		memcpy(hex, p, (size_t)(c->eol - p));
+		hex[c->eol - p] = '\0';
+		if (manifest_set_commit(m, hex))
+			return bad(c, "bad commit id");
+	} else {
+		return bad(c, "bad commit id");
+	}
+	if (next_line(c) <= 0)
+		return bad(c, "expected \"status\"");
+	if (is_line(c, "status complete"))
+		*incomplete = false;
+	else if (is_line(c, "status incomplete"))
+		*incomplete = true;
+	else
+		return bad(c, "expected \"status complete\" or \"status incomplete\"");
+	return 0;
+}
+
+/* An entry line "T MODE UID GID SIZE MTIME INO PATH" with the following lines that belong to it. */
+static int parse_entry(struct manifest *m, struct cursor *c, const char *prev)
+{
+	const char *p = c->line + 2;
+	uint64_t mode, uid, gid, size, ino, len;
+	struct manifest_entry *e;
+	char type = c->line[0];
+	char *path = NULL, *target = NULL;
+	int64_t mtime;
+	int ret;
+
+	if (c->eol - p < 5 || p[4] != ' ' || p[0] < '0' || p[0] > '7' || p[1] < '0' || p[1] > '7' ||
+	    p[2] < '0' || p[2] > '7' || p[3] < '0' || p[3] > '7')
+		return bad(c, "bad mode");
+	mode = (uint64_t)((p[0] - '0') * 512 + (p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
+	p += 5;
+	if ((ret = unum(c, &p, false, UINT32_MAX - 1, &uid, "uid")) ||
+	    (ret = unum(c, &p, false, UINT32_MAX - 1, &gid, "gid")) ||
+	    (ret = unum(c, &p, false, UINT64_MAX, &size, "size")) ||
+	    (ret = snum(c, &p, false, &mtime, "mtime")) ||
+	    (ret = unum(c, &p, false, UINT64_MAX, &ino, "inode")) ||
+	    (ret = text(c, p, &path, "path")))
+		return ret;
+	if (prev && strcmp(prev, path) >= 0) {
+		ret = bad(c, "path out of order or repeated");
+		goto out;
+	}
+	if (type == 'd' && size) {
+		ret = bad(c, "directory with a size");
+		goto out;
+	}
+	if (type == 'l') {
+		size_t at = c->lineno;
+
+		if (next_line(c) <= 0 || !starts(c, "t", &p)) {
+			ret = bad(c, "expected \"t TARGET\" after the symlink on line %zu", at);
+			goto out;
+		}
+		ret = text(c, p, &target, "symlink target");
+		if (ret)
+			goto out;
+	}
+	ret = manifest_add(m, type, path, (mode_t)mode, (uid_t)uid, (gid_t)gid, mtime, ino, target,
+			   &e);
+	if (ret == -EINVAL)
+		ret = bad(c, "bad path");
+	if (ret)
+		goto out;
+	if (type == 'l' && e->size != size) {
+		ret = bad(c, "symlink size is not the target's length");
+		goto out;
+	}
+	if (type != 'f')
+		goto out;
+	/* The chunk and table lines, up to the next entry or "end" (peeked, not consumed). */
+	for (;;) {
+		struct cursor save = *c;
+		struct store_hash h;
+		char *name;
+
+		ret = next_line(c);
+		if (ret < 0)
+			goto out;
+		if (ret > 0 && starts(c, "c", &p) && !e->ntables) {
+			if (c->eol - p < STORE_HEX_LEN + 2 || p[STORE_HEX_LEN] != ' ' ||
+			    store_hash_parse(p, &h)) {
+				ret = bad(c, "bad chunk hash");
+				goto out;
+			}
+			p += STORE_HEX_LEN + 1;
+			ret = unum(c, &p, true, UINT64_MAX, &len, "chunk length");
+			if (!ret && (!len || manifest_add_chunk(e, &h, len)))
+				ret = bad(c, "bad chunk length");
+			if (ret)
+				goto out;
+		} else if (ret > 0 && starts(c, "table", &p)) {
+			uint64_t off;
+
+			ret = unum(c, &p, false, UINT64_MAX, &off, "table offset");
+			if (!ret)
+				ret = text(c, p, &name, "table name");
+			if (ret)
+				goto out;
+			ret = manifest_add_table(e, name, off);
+			free(name);
+			if (ret == -EINVAL || (!ret && off > size))
+				ret = bad(c, "table offset out of order or past the end");
+			if (ret)
+				goto out;
+		} else {
+			*c = save;
+			break;
+		}
+	}
+	ret = e->size == size ? 0 : bad(c, "chunk lengths of %s do not add up to its size", path);
+out:
+	free(path);
+	free(target);
+	return ret;
+}
+
+static int parse_reason(struct manifest *m, struct cursor *c, const char *p)
+{
+	char *reason = NULL;
+	int ret = text(c, p, &reason, "reason");
+
+	if (!ret)
+		ret = manifest_add_reason(m, "%s", reason);
+	free(reason);
+	return ret;
+}
+
+int manifest_parse(struct manifest *m, const char *buf, size_t len, char *err, size_t errlen)
+{
+	struct cursor c = {.buf = buf, .end = buf + len, .err = err, .errlen = errlen};
+	bool incomplete = false;
+	const char *p;
+	int ret;
+
+	if (memchr(buf, '\0', len)) {
+		if (err && errlen)
+			snprintf(err, errlen, "manifest: NUL byte");
+		return -EINVAL;
+	}
+	ret = parse_head(m, &c, &incomplete);
+	if (ret)
+		return ret;
+	for (;;) {
+		ret = next_line(&c);
+		if (ret <= 0 || !starts(&c, "reason", &p))
+			break;
+		if (!incomplete)
+			return bad(&c, "a reason in a complete snapshot");
+		ret = parse_reason(m, &c, p);
+		if (ret)
+			return ret;
+	}
+	if (ret < 0)
+		return ret;
+	if (incomplete && !m->nreasons)
+		return bad(&c, "an incomplete snapshot without a reason");
+	for (;;) {
+		if (!ret)
+			return bad(&c, "no \"end\" line (cut off?)");
+		if (is_line(&c, "end"))
+			break;
+		if (c.eol - c.line < 2 || !strchr("fdl", c.line[0]) || c.line[1] != ' ')
+			return bad(&c, "expected an entry or \"end\"");
+		ret = parse_entry(m, &c, m->n ? m->v[m->n - 1].path : NULL);
+		if (ret)
+			return ret;
+		ret = next_line(&c);
+		if (ret < 0)
+			return ret;
+	}
+	if (c.eol + 1 != c.end)
+		return bad(&c, "text after the \"end\" line");
+	return 0;
+}

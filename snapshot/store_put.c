@@ -1,0 +1,393 @@
+/*
+ * store_put.c - putting chunks in the store: compression, dedup, and the worker pool.
+ *
+ * A put hashes in the caller's thread (so the caller learns the chunk's name at once), skips
+ * chunks already stored, and compresses either in the caller's thread (store_put) or on a worker
+ * (store_put_async) fed through a bounded ring, so memory stays bounded however much is put.
+ * The first error of a worker is kept and reported by store_flush(), which also fsyncs the
+ * directories that got new names since the last flush.
+ */
+#include "snapshot/store_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zstd_errors.h>
+
+#define READ_BUF (256u * 1024)
+
+/* Record an error of the pool; the first one since the last flush is the one reported. */
+static void set_error(struct store *s, int e, const char *m)
+{
+	pthread_mutex_lock(&s->lock);
+	if (!s->error) {
+		s->error = e;
+		snprintf(s->errmsg, sizeof(s->errmsg), "%s", m);
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void mark_dirty(struct store *s, const struct store_hash *h, bool written, size_t plain,
+		       size_t disk)
+{
+	pthread_mutex_lock(&s->lock);
+	if (written) {
+		s->dirty[h->b[0] / 8] |= (uint8_t)(1u << (h->b[0] % 8));
+		s->stats.chunks_new++;
+		s->stats.bytes_plain += plain;
+		s->stats.bytes_disk += disk;
+	} else {
+		s->stats.chunks_dup++;
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Compress and write one chunk whose hash is known. 1 = was there, 0 = written, or -errno. */
+static int write_chunk(struct store *s, ZSTD_CCtx *cctx, const void *data, size_t len,
+		       const struct store_hash *h, const struct dict *d, char *err, size_t errlen)
+{
+	char hex[STORE_HEX_LEN + 1], dir[16];
+	size_t bound = ZSTD_compressBound(len), n;
+	void *buf;
+	int ret;
+
+	if (store_has(s, h)) {
+		mark_dirty(s, h, false, 0, 0);
+		return 1;
+	}
+	store_hash_hex(h, hex);
+	snprintf(dir, sizeof(dir), "chunks/%.2s", hex);
+	buf = malloc(bound);
+	if (!buf) {
+		store_msg(err, errlen, "store: no memory to compress a chunk of %zu bytes", len);
+		return -ENOMEM;
+	}
+	ZSTD_CCtx_reset(cctx, ZSTD_reset_session_and_parameters);
+	ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, s->level);
+	ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
+	if (d)
+		ZSTD_CCtx_refCDict(cctx, d->cdict);
+	n = ZSTD_compress2(cctx, buf, bound, data, len);
+	if (ZSTD_isError(n)) {
+		store_msg(err, errlen, "store: compressing %s: %s", hex, ZSTD_getErrorName(n));
+		ret = ZSTD_getErrorCode(n) == ZSTD_error_memory_allocation ? -ENOMEM : -EIO;
+		goto out;
+	}
+	ret = store_write_atomic(s, dir, hex, buf, n, err, errlen);
+	if (!ret)
+		mark_dirty(s, h, true, len, n);
+out:
+	free(buf);
+	return ret;
+}
+
+static int put_check(struct store *s, size_t len, char *err, size_t errlen)
+{
+	if (s->readonly) {
+		store_msg(err, errlen, "store: opened read-only");
+		return -EROFS;
+	}
+	if (len > STORE_CHUNK_LIMIT) {
+		store_msg(err, errlen, "store: chunk of %zu bytes is over the limit of %u", len,
+			  STORE_CHUNK_LIMIT);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int store_put(struct store *s, const void *data, size_t len, const struct store_hash *dict,
+	      struct store_hash *out, char *err, size_t errlen)
+{
+	const struct dict *d;
+	ZSTD_CCtx *cctx;
+	int ret;
+
+	ret = put_check(s, len, err, errlen);
+	if (ret)
+		return ret;
+	ret = store_dict_lookup(s, dict, &d, err, errlen);
+	if (ret)
+		return ret;
+	if (store_hash_data(data, len, out)) {
+		store_msg(err, errlen, "store: out of memory to hash a chunk");
+		return -ENOMEM;
+	}
+	if (store_has(s, out)) {
+		mark_dirty(s, out, false, 0, 0);
+		return 1;
+	}
+	cctx = ZSTD_createCCtx();
+	if (!cctx) {
+		store_msg(err, errlen, "store: out of memory");
+		return -ENOMEM;
+	}
+	ret = write_chunk(s, cctx, data, len, out, d, err, errlen);
+	ZSTD_freeCCtx(cctx);
+	return ret;
+}
+
+static void *worker(void *arg)
+{
+	struct store *s = arg;
+	ZSTD_CCtx *cctx = ZSTD_createCCtx();
+	char err[STORE_ERRMSG_LEN];
+
+	pthread_mutex_lock(&s->lock);
+	for (;;) {
+		struct job *j, **slot;
+		bool skip;
+		int ret = 0;
+
+		while (!s->qlen && !s->stop)
+			pthread_cond_wait(&s->cv_job, &s->lock);
+		if (!s->qlen)
+			break;
+		j = s->q[s->qhead];
+		s->qhead = (s->qhead + 1) % s->qcap;
+		s->qlen--;
+		s->busy++;
+		for (slot = s->inflight; *slot; slot++)
+			; /* a free slot exists: one per worker */
+		*slot = j;
+		skip = s->error != 0;
+		pthread_cond_signal(&s->cv_space);
+		pthread_mutex_unlock(&s->lock);
+
+		if (!skip && !cctx) {
+			snprintf(err, sizeof(err),
+				 "store: out of memory for a compression context");
+			ret = -ENOMEM;
+		} else if (!skip) {
+			ret = write_chunk(s, cctx, j->data, j->len, &j->hash, j->dict, err,
+					  sizeof(err));
+		}
+		if (ret < 0)
+			set_error(s, ret, err);
+
+		pthread_mutex_lock(&s->lock);
+		*slot = NULL;
+		free(j);
+		s->busy--;
+		if (!s->qlen && !s->busy)
+			pthread_cond_broadcast(&s->cv_idle);
+	}
+	pthread_mutex_unlock(&s->lock);
+	ZSTD_freeCCtx(cctx);
+	return NULL;
+}
+
+int store_pool_start(struct store *s, unsigned threads, unsigned queue, char *err, size_t errlen)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int ret;
+
+	s->nworkers = 0;
+	threads = threads ? threads : ncpu > 0 ? (unsigned)ncpu : 1;
+	if (threads > 64)
+		threads = 64;
+	s->qcap = queue ? queue : 2 * threads;
+	s->q = calloc(s->qcap, sizeof(*s->q));
+	s->workers = calloc(threads, sizeof(*s->workers));
+	s->inflight = calloc(threads, sizeof(*s->inflight));
+	s->nslots = threads;
+	if (!s->q || !s->workers || !s->inflight) {
+		store_msg(err, errlen, "store: out of memory");
+		return -ENOMEM;
+	}
+	for (; s->nworkers < threads; s->nworkers++) {
+		ret = -pthread_create(&s->workers[s->nworkers], NULL, worker, s);
+		if (ret) {
+			store_msg(err, errlen, "store: starting a worker: %s", strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
+}
+
+void store_pool_stop(struct store *s)
+{
+	pthread_mutex_lock(&s->lock);
+	s->stop = true;
+	pthread_cond_broadcast(&s->cv_job);
+	pthread_mutex_unlock(&s->lock);
+	for (unsigned i = 0; i < s->nworkers; i++)
+		pthread_join(s->workers[i], NULL);
+	s->nworkers = 0;
+	free(s->q);
+	free(s->workers);
+	free(s->inflight);
+	s->q = NULL;
+	s->workers = NULL;
+	s->inflight = NULL;
+}
+
+/*
+ * Is a chunk of hash @h queued or being written? Then putting it again is a dup (a run of equal
+ * chunks, e.g. zeros, is common). A chunk written meanwhile is caught by write_chunk's check.
+ */
+static bool queued(struct store *s, const struct store_hash *h)
+{
+	for (unsigned i = 0; i < s->qlen; i++)
+		if (!memcmp(&s->q[(s->qhead + i) % s->qcap]->hash, h, sizeof(*h)))
+			return true;
+	for (unsigned i = 0; i < s->nslots; i++)
+		if (s->inflight[i] && !memcmp(&s->inflight[i]->hash, h, sizeof(*h)))
+			return true;
+	return false;
+}
+
+int store_put_async(struct store *s, const void *data, size_t len, const struct store_hash *dict,
+		    struct store_hash *out, char *err, size_t errlen)
+{
+	const struct dict *d;
+	struct job *j;
+	int ret;
+
+	ret = put_check(s, len, err, errlen);
+	if (ret)
+		return ret;
+	ret = store_dict_lookup(s, dict, &d, err, errlen);
+	if (ret)
+		return ret;
+	if (store_hash_data(data, len, out)) {
+		store_msg(err, errlen, "store: out of memory to hash a chunk");
+		return -ENOMEM;
+	}
+	pthread_mutex_lock(&s->lock);
+	ret = s->error;
+	if (ret)
+		store_msg(err, errlen, "%s", s->errmsg);
+	pthread_mutex_unlock(&s->lock);
+	if (ret)
+		return ret;
+	if (store_has(s, out)) {
+		mark_dirty(s, out, false, 0, 0);
+		return 1;
+	}
+	j = malloc(sizeof(*j) + len);
+	if (!j) {
+		store_msg(err, errlen, "store: no memory to queue a chunk of %zu bytes", len);
+		return -ENOMEM;
+	}
+	j->hash = *out;
+	j->dict = d;
+	j->len = len;
+	memcpy(j->data, data, len);
+	pthread_mutex_lock(&s->lock);
+	while (s->qlen == s->qcap)
+		pthread_cond_wait(&s->cv_space, &s->lock);
+	if (queued(s, out)) {
+		s->stats.chunks_dup++;
+		pthread_mutex_unlock(&s->lock);
+		free(j);
+		return 1;
+	}
+	s->q[(s->qhead + s->qlen) % s->qcap] = j;
+	s->qlen++;
+	pthread_cond_signal(&s->cv_job);
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+int store_flush(struct store *s, char *err, size_t errlen)
+{
+	uint8_t dirty[sizeof(s->dirty)];
+	bool dirty_dicts;
+	int ret;
+
+	if (s->readonly)
+		return 0;
+	pthread_mutex_lock(&s->lock);
+	while (s->qlen || s->busy)
+		pthread_cond_wait(&s->cv_idle, &s->lock);
+	ret = s->error;
+	if (ret)
+		store_msg(err, errlen, "%s", s->errmsg);
+	s->error = 0;
+	memcpy(dirty, s->dirty, sizeof(dirty));
+	memset(s->dirty, 0, sizeof(s->dirty));
+	dirty_dicts = s->dirty_dicts;
+	s->dirty_dicts = false;
+	pthread_mutex_unlock(&s->lock);
+
+	for (unsigned i = 0; i < 256; i++) {
+		char rel[16];
+		int r;
+
+		if (!(dirty[i / 8] & (1u << (i % 8))))
+			continue;
+		snprintf(rel, sizeof(rel), "chunks/%02x", i);
+		r = store_fsync_dir(s, rel, ret ? NULL : err, errlen);
+		if (!ret)
+			ret = r;
+	}
+	if (dirty_dicts) {
+		int r = store_fsync_dir(s, "dicts", ret ? NULL : err, errlen);
+
+		if (!ret)
+			ret = r;
+	}
+	return ret;
+}
+
+int store_put_fd(struct store *s, int fd, const struct chunker_params *params,
+		 const struct store_hash *dict, store_chunk_fn fn, void *arg, char *err,
+		 size_t errlen)
+{
+	struct chunker c;
+	unsigned char *rbuf = NULL, *cbuf = NULL;
+	size_t have = 0;
+	int ret;
+
+	ret = chunker_init(&c, params ? params : &chunker_default_params);
+	if (ret) {
+		store_msg(err, errlen, "store: bad chunker parameters");
+		return ret;
+	}
+	rbuf = malloc(READ_BUF);
+	cbuf = malloc(c.p.max);
+	if (!rbuf || !cbuf) {
+		store_msg(err, errlen, "store: out of memory");
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		struct store_hash h;
+		ssize_t n = read(fd, rbuf, READ_BUF);
+		size_t off = 0;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = -errno;
+			store_msg(err, errlen, "store: reading: %s", strerror(errno));
+			goto out;
+		}
+		while (off < (size_t)n || (n == 0 && have)) {
+			bool cut = n == 0;
+			size_t k = n ? chunker_scan(&c, rbuf + off, (size_t)n - off, &cut) : 0;
+
+			memcpy(cbuf + have, rbuf + off, k);
+			have += k;
+			off += k;
+			if (!cut)
+				continue;
+			ret = store_put_async(s, cbuf, have, dict, &h, err, errlen);
+			if (ret < 0)
+				goto out;
+			ret = fn(arg, &h, have);
+			if (ret)
+				goto out;
+			have = 0;
+		}
+		if (n == 0)
+			break;
+	}
+	ret = 0;
+out:
+	free(rbuf);
+	free(cbuf);
+	return ret;
+}
