@@ -42,9 +42,23 @@ static const struct fuse_opt option_spec[] = {
 static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
+	const int *stub;
 	const char *help;
 } verbs[] = {
-	{"dump", cmd_dump, "dump [-c CONFIG] [--plain] DATABASE   a consistent dump on stdout"},
+	{"snapshot", cmd_snapshot, &cmd_stub_snapshot,
+	 "snapshot [-c CONFIG]                  take a dated snapshot of databases, uploads, configs"},
+	{"prune", cmd_prune, &cmd_stub_prune,
+	 "prune [-c CONFIG] [--dry-run]         apply the retention policy, free unused chunks"},
+	{"check", cmd_check, &cmd_stub_check,
+	 "check [-c CONFIG] [--read-data]       verify the snapshots and the chunk store"},
+	{"restore", cmd_restore, &cmd_stub_restore,
+	 "restore [-c CONFIG] SNAPSHOT PATH     restore a database or files without a mount"},
+	{"status", cmd_status, &cmd_stub_status,
+	 "status [-c CONFIG] [--json]           mounted?, last snapshot, store size, last errors"},
+	{"verify", cmd_verify, &cmd_stub_verify,
+	 "verify [-c CONFIG] [SNAPSHOT]         test-restore a snapshot's databases and compare"},
+	{"dump", cmd_dump, &cmd_stub_dump,
+	 "dump [-c CONFIG] [--plain] DATABASE   a consistent dump of one database on stdout"},
 };
 
 static void usage(FILE *out)
@@ -74,7 +88,8 @@ static void usage(FILE *out)
 		"\n"
 		"Verbs:\n");
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
-		fprintf(out, "  statefs %s\n", verbs[i].help);
+		if (!*verbs[i].stub)
+			fprintf(out, "  statefs %s\n", verbs[i].help);
 	fprintf(out, "\nThe default CONFIG for verbs is %s.\n"
 		     "In /etc/fstab: CONFIG MOUNTPOINT fuse.statefs allow_other 0 0\n",
 		MTAB_DEFAULT_CONFIG);
