@@ -77,8 +77,9 @@ int lock_take(const char *state_dir, enum lock_kind kind, int wait, struct store
 			goto fail;
 		}
 		snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+		/* the pid is only for messages: a failure to write it is no failure */
 		if (ftruncate(l->snap_fd, 0) == 0 && pwrite(l->snap_fd, pid, strlen(pid), 0) < 0)
-			; /* the pid is only for messages */
+			pid[0] = '\0';
 	}
 	l->store_fd = open_lock(state_dir, "store.lock", err, errlen);
 	if (l->store_fd < 0) {
