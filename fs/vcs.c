@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -132,6 +133,7 @@ int vcs_open(struct vcs **out, const struct mtab *tab, const struct vcs_options 
 
 	if (!v)
 		return -ENOMEM;
+	v->lock_fd = -1;
 	git_libgit2_init();
 	git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1);
 	v->tab = tab;
@@ -177,6 +179,17 @@ int vcs_open(struct vcs **out, const struct mtab *tab, const struct vcs_options 
 			ret = -EIO;
 			goto fail;
 		}
+	}
+	/* One writer at a time: a second daemon on the same state directory would fork the
+	 * history. The lock goes with the process, so a crash leaves nothing behind. */
+	snprintf(path, sizeof(path), "%s/config.git/statefs.lock", tab->state_dir);
+	v->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (v->lock_fd < 0 || flock(v->lock_fd, LOCK_EX | LOCK_NB)) {
+		ret = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		snprintf(err, errlen, "%s: %s", path,
+			 ret == -EBUSY ? "another statefs already uses this state directory"
+				       : strerror(-ret));
+		goto fail;
 	}
 	if (git_index_new(&v->index)) {
 		ret = -ENOMEM;
@@ -405,9 +418,42 @@ void vcs_close(struct vcs *v)
 	meta_free(&v->meta);
 	git_index_free(v->index);
 	git_repository_free(v->repo);
+	if (v->lock_fd >= 0)
+		close(v->lock_fd);
 	pthread_mutex_destroy(&v->lock);
 	pthread_cond_destroy(&v->cond);
 	pthread_cond_destroy(&v->done_cond);
 	git_libgit2_shutdown();
 	free(v);
+}
+
+int vcs_head_for_snapshot(const struct mtab *tab, char hex[41], char *err, size_t errlen)
+{
+	struct vcs_options opt = {0};
+	struct vcs *v = NULL;
+	git_repository *repo = NULL;
+	git_oid oid;
+	char path[PATH_MAX];
+	int r;
+
+	strcpy(hex, "-");
+	r = vcs_open(&v, tab, &opt, err, errlen);
+	if (r == 0) {
+		r = vcs_catch_up(v, err, errlen);
+		if (r == 0 && v->has_head)
+			git_oid_tostr(hex, 41, &v->head);
+		vcs_close(v);
+		return r;
+	}
+	if (r != -EBUSY)
+		return r;
+	/* a daemon is running: its HEAD is current */
+	git_libgit2_init();
+	snprintf(path, sizeof(path), "%s/config.git", tab->state_dir);
+	if (git_repository_open_bare(&repo, path) == 0 &&
+	    git_reference_name_to_id(&oid, repo, "HEAD") == 0)
+		git_oid_tostr(hex, 41, &oid);
+	git_repository_free(repo);
+	git_libgit2_shutdown();
+	return 0;
 }

@@ -41,6 +41,14 @@ struct vcs_options {
 int vcs_open(struct vcs **out, const struct mtab *tab, const struct vcs_options *opt, char *err,
 	     size_t errlen);
 
+/*
+ * The config commit a snapshot records: if no daemon has the repository open, bring it up to
+ * date first (as a start-up would: what differs is committed as external); if a daemon has,
+ * it commits every change within its quiet window, so its HEAD is taken as it is. Writes the
+ * full hex id (41 bytes with the NUL) into @hex, or "-" if there is no commit at all.
+ */
+int vcs_head_for_snapshot(const struct mtab *tab, char hex[41], char *err, size_t errlen);
+
 /* Scan everything and commit what differs from HEAD as external (found at start-up). */
 int vcs_catch_up(struct vcs *v, char *err, size_t errlen);
 

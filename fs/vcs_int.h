@@ -42,6 +42,7 @@ struct vcs {
 	struct vcs_change *chg;
 	size_t nchg, capchg;
 	unsigned commits_since_pack;
+	int lock_fd; /* flock on config.git/statefs.lock: one writer of the repository */
 	char host[64];
 };
 
