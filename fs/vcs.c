@@ -136,6 +136,11 @@ int vcs_open(struct vcs **out, const struct mtab *tab, const struct vcs_options 
 	v->lock_fd = -1;
 	git_libgit2_init();
 	git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1);
+	/* Keep the daemon small: libgit2 would cache up to 256 MiB of objects and map up to 8 GiB
+	 * of packs by default. */
+	git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, (ssize_t)(4 << 20));
+	git_libgit2_opts(GIT_OPT_SET_MWINDOW_SIZE, (size_t)(1 << 20));
+	git_libgit2_opts(GIT_OPT_SET_MWINDOW_MAPPED_LIMIT, (size_t)(16 << 20));
 	v->tab = tab;
 	v->opt = *opt;
 	if (!v->opt.quiet_ms)
