@@ -166,32 +166,32 @@ static int spool_replay(struct run *r, int fd, char *err, size_t errlen)
 	if (!buf)
 		return dump_fail(err, errlen, -ENOMEM, "database %s: out of memory", r->db->name);
 	end = lseek(fd, 0, SEEK_END);
-	if (end < 0)
+	if (end < 0) {
 		rc = -errno;
-	while (!rc && off < end) {
+		goto read_fail;
+	}
+	while (off < end) {
 		rc = pread_all(fd, &len, sizeof(len), off);
+		if (rc)
+			goto read_fail;
 		off += sizeof(len);
-		while (!rc && len) {
+		for (; len; len -= k, off += (off_t)k) {
 			k = len < COPY_BUF ? (size_t)len : COPY_BUF;
 			rc = pread_all(fd, buf, k, off);
 			if (rc)
-				break;
+				goto read_fail;
 			rc = sink_write(r, buf, k, err, errlen);
 			if (rc)
-				goto out; /* the message is set */
-			off += (off_t)k;
-			len -= k;
+				goto out;
 		}
-		if (!rc)
-			rc = sink_cut(r, err, errlen);
-		else
-			break;
+		rc = sink_cut(r, err, errlen);
 		if (rc)
 			goto out;
 	}
-	if (rc)
-		rc = dump_fail(err, errlen, rc, "database %s: reading a spool file: %s",
-			       r->db->name, strerror(-rc));
+	goto out;
+read_fail:
+	rc = dump_fail(err, errlen, rc, "database %s: reading a spool file: %s", r->db->name,
+		       strerror(-rc));
 out:
 	free(buf);
 	return rc;
@@ -263,6 +263,8 @@ static int worker_flush(struct dump_out *o)
 	return rc;
 }
 
+static const char rollback_sql[] = "ROLLBACK TO SAVEPOINT sp";
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -296,6 +298,9 @@ static void *worker_main(void *arg)
 			rc = dump_table_rows(w->m, db, w->it->name, &w->out, &rows, w->err,
 					     sizeof(w->err));
 		}
+		/* Release the table's metadata lock: DDL on it need not wait for the dump. */
+		if (!rc)
+			rc = dump_exec(w->m, db, rollback_sql, w->err, sizeof(w->err));
 
 		pthread_mutex_lock(&r->mu);
 		if (rc) {
@@ -456,7 +461,8 @@ static int open_snapshot(const struct mtab_database *db, MYSQL **conns, unsigned
 	*jobs = n;
 	for (i = 0; !rc && i < n; i++)
 		rc = dump_exec(conns[i], db->name, iso_sql, err, errlen)
-			 ?: dump_exec(conns[i], db->name, start_sql, err, errlen);
+			 ?: dump_exec(conns[i], db->name, start_sql, err, errlen)
+			 ?: dump_exec(conns[i], db->name, "SAVEPOINT sp", err, errlen);
 	rc = rc ?: dump_list_tables(conns[0], db->name, tables, is_seq, views, err, errlen);
 	if (locked) {
 		int rc2 = dump_exec(conns[0], db->name, "UNLOCK TABLES", err, errlen);

@@ -16,12 +16,19 @@
  *   4. views, a view after the views it reads from (dependencies found by scanning each
  *      definition for the other views' quoted names; ties and cycles in name order);
  *   5. triggers, per table in their firing order (after the data, so loading fires none);
- *   6. events; 7. a footer that restores the session variables.
- * Routines, triggers and events are wrapped in DELIMITER lines with their own sql_mode (and
- * the event's time_zone), as mariadb-dump does; definers are kept.
+ *   6. events; 7. a footer that restores the session variables, then the last line
+ *      "-- statefs: dump complete" (a dump without it was cut off).
+ * Routines, triggers and events are wrapped in DELIMITER lines (a delimiter their text does not
+ * hold) with their own sql_mode (and the event's time_zone), as mariadb-dump does; views,
+ * routines, triggers and events get their character_set_client and collation_connection back,
+ * and their text is written in that character set; definers are kept. --comments keeps the
+ * comments inside routine bodies (the stock client strips them otherwise). Sequences are
+ * restored with DO SETVAL(seq, next_not_cached_value, 0, cycle_count).
  *
- * A table dropped after the table list was read (before its definition is) is left out; one
- * that changes under the snapshot fails the dump (ER_TABLE_DEF_CHANGED), as it must.
+ * A table dropped after the table list was read (before its definition is) is left out, as
+ * is any other object dropped between listing and SHOW CREATE; a table altered under the
+ * snapshot fails the dump (ER_TABLE_DEF_CHANGED), as it must. System-versioned tables keep
+ * their current rows only (as mariadb-dump does by default).
  *
  * Rows: in primary-key order (ORDER BY the key columns, which InnoDB reads without sorting).
  * A table without a primary key is ordered by its first UNIQUE key whose columns are all NOT
@@ -44,8 +51,11 @@
  * second or more (FTWRL would wait for it, and every writer would wait behind FTWRL), and it
  * may wait DUMP_LOCK_WAIT_S seconds at most. If it is not taken (that, a timeout, or no RELOAD
  * privilege) the dump uses a single connection and a single snapshot instead: as consistent,
- * only not parallel. Non-transactional tables (MyISAM, Aria) are read without a snapshot, as
- * with mariadb-dump --single-transaction. Definitions (SHOW CREATE ...) are not transactional.
+ * only not parallel. Each connection rolls back to a savepoint taken at the start after each
+ * table, as mariadb-dump does: that releases the table's metadata lock, so an ALTER TABLE on a
+ * table already dumped does not wait for the whole dump. Non-transactional tables (MyISAM, Aria)
+ * are read without a snapshot, as with mariadb-dump --single-transaction. Definitions (SHOW CREATE
+ * ...) are not transactional.
  *
  * Chunk boundaries (for the store's deduplication): the output is a sequence of chunks, each
  * ended by sink->cut(). A chunk ends after the header, after each table's DDL, after each
@@ -55,9 +65,9 @@
  * DUMP_STMT_AVG): each row is a cut point with a probability proportional to its size, so a
  * statement holds about avg bytes, and a cut depends only on that row's content. A statement
  * also ends once it holds DUMP_STMT_MAX bytes (a single larger row makes one larger chunk) and
- * at the end of the table. An updated row therefore changes one chunk; inserted or deleted
- * rows change only the chunks they fall in. The rule is part of the dump format: changing it
- * moves every boundary.
+ * at the end of the table. An updated, inserted or deleted row therefore changes only the chunk
+ * it falls in (or two, when the row itself is or was a cut point). The rule is part of the dump
+ * format: changing it moves every boundary.
  *
  * Parallelism and memory: up to DUMP_JOBS_MAX connections dump tables in name order, each
  * table produced in full by one worker. The table at the head of the output order is written
@@ -115,9 +125,9 @@ struct dump_stats {
 /*
  * Dump database @db (name, host/port or socket, option file) to @sink. @opts and @stats may be
  * NULL. Returns 0, or a negative errno with a message in @err naming the database and what
- * failed: -ECONNREFUSED (server unreachable), -EACCES (access denied, or an option file
- * readable by others), -ENOENT (unknown database, missing option file), -EIO (the server
- * failed a query), -ENOMEM, or the sink's own error.
+ * failed: -ECONNREFUSED (server unreachable), -ECONNRESET (connection lost), -EACCES (access
+ * denied, or an option file readable by others), -ENOENT (unknown database, missing option
+ * file), -EIO (the server failed a query), -ENOMEM, or the sink's own error.
  */
 int dump_database(const struct mtab_database *db, const struct dump_opts *opts,
 		  const struct dump_sink *sink, struct dump_stats *stats, char *err, size_t errlen);
@@ -126,10 +136,12 @@ struct st_mysql; /* MYSQL, from <mysql.h> */
 
 /*
  * Connect to @db as the dumper does, for other modules (restore) that need the same rules:
- * credentials only from db->option_file (groups [client] and [client-mariadb] of that one
- * file; no other option file is read), which must be a regular file of mode 0600 or stricter;
- * the default database is @schema (NULL: none); the session uses utf8mb4 and time_zone
- * '+00:00'. Returns 0 and sets *out (close with mysql_close), or a negative errno as above.
+ * credentials only from db->option_file (groups [client], [client-server] and [client-mariadb]
+ * of that one file and what it !includes; no other option file is read; none at all without
+ * option_file, and the login name is the user), which must be a regular file of mode 0600 or
+ * stricter; the default database is @schema (NULL: none); the session uses utf8mb4, time_zone
+ * '+00:00', sql_mode '' and DUMP_NET_TIMEOUT_S as its net and wait timeouts. Returns 0 and sets
+ * *out (close with mysql_close), or a negative errno as above.
  */
 int dump_connect(const struct mtab_database *db, const char *schema, struct st_mysql **out,
 		 char *err, size_t errlen);

@@ -57,6 +57,13 @@ conf "$T/root.conf" fidelity "$MARIADB_CNF"
 
 mariadb_sql -e "CREATE DATABASE fidelity CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci"
 ok "fidelity.sql loads" client fidelity --comments <"$TOP/tests/data/fidelity.sql"
+# Objects made by a latin1 client, with a non-ASCII byte in their text: the dump must write
+# that text in latin1 for the restoring client's "SET character_set_client = latin1".
+printf "SET NAMES latin1;
+CREATE VIEW latin1_view AS SELECT 'caf\xe9' AS c, id FROM ints;
+CREATE FUNCTION latin1_fn() RETURNS VARCHAR(20) CHARSET utf8mb4 DETERMINISTIC RETURN 'na\xefve';
+" >"$T/latin1.sql"
+ok "objects made by a latin1 client load" client fidelity <"$T/latin1.sql"
 
 # A user with the privileges a dump needs but not RELOAD: FLUSH TABLES WITH READ LOCK is
 # refused, so its dumps run on a single connection.
@@ -108,9 +115,9 @@ objects() {	# objects DB: "TYPE<TAB>NAME" of every routine, trigger and event, s
 			WHERE EVENT_SCHEMA = '$1'" | LC_ALL=C sort
 }
 is "same routines, triggers and events" "$(objects fidelity_copy)" "$(objects fidelity)"
-ok "the fixture has 3 routines, 3 triggers and 2 events" \
+ok "the fixture has 4 routines, 3 triggers and 2 events" \
 	test "$(objects fidelity | cut -f1 | uniq -c | awk '{print $1 $2}' | tr '\n' ' ')" \
-	= "2EVENT 2FUNCTION 1PROCEDURE 3TRIGGER "
+	= "2EVENT 3FUNCTION 1PROCEDURE 3TRIGGER "
 strip() {	# strip TYPE: SHOW CREATE TRIGGER ends with the creation time, which no restore keeps
 	if [ "$1" = TRIGGER ]; then sed '$ s/\t[^\t]*$//'; else cat; fi
 }
@@ -124,6 +131,12 @@ is "triggers keep their firing order" \
 	"$(sql fidelity_copy "SELECT GROUP_CONCAT(TRIGGER_NAME ORDER BY ACTION_ORDER)
 		FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'fidelity_copy'
 		AND EVENT_OBJECT_TABLE = 'gen'")" "gen_bi_1,gen_bi_2"
+is "latin1 objects answer the same" \
+	"$(sql fidelity_copy 'SELECT c, latin1_fn() FROM latin1_view WHERE id = 1')" \
+	"$(sql fidelity 'SELECT c, latin1_fn() FROM latin1_view WHERE id = 1')"
+is "  and the right characters" \
+	"$(sql fidelity_copy 'SELECT HEX(c), HEX(latin1_fn()) FROM latin1_view WHERE id = 1')" \
+	"636166E9	6E61C3AF7665"
 is "a view over a view over a function answers the same" \
 	"$(sql fidelity_copy 'SELECT * FROM m_on_two ORDER BY id; SELECT * FROM taxed ORDER BY id')" \
 	"$(sql fidelity 'SELECT * FROM m_on_two ORDER BY id; SELECT * FROM taxed ORDER BY id')"
@@ -225,7 +238,20 @@ conf "$T/open.conf" fidelity "$T/open.cnf" tcp
 is "an option file readable by others is refused" "$(dump -c "$T/open.conf" fidelity)" 1
 ok "  with a message giving its mode" grep -q "open.cnf has mode 0644" "$T/err"
 
-ok "the server stops" mariadb_stop "$M"
+# The server dies (SIGKILL) while a dump is blocked on a slow reader.
+(
+	"$STATEFS" dump -c "$T/root.conf" --plain fidelity 2>"$T/err"
+	echo $? >"$T/rc"
+) | {
+	sleep 1
+	kill -KILL "$MARIADB_PID"
+	sleep 0.5
+	cat >/dev/null
+}
+is "a server killed mid-dump fails the dump" "$(cat "$T/rc")" 1
+ok "  with a lost-connection error naming the database" \
+	grep -Eq "^statefs dump: database fidelity: .*\(error 20(06|13)\)" "$T/err"
+ok "the server is stopped" mariadb_stop "$M"
 is "a stopped server fails (socket)" "$(dump -c "$T/root.conf" fidelity)" 1
 ok "  naming the database and the socket" \
 	grep -q "database fidelity: connect via socket $MARIADB_SOCK: " "$T/err"
