@@ -9,6 +9,7 @@
  */
 #include "fs/live.h"
 #include "fs/litter.h"
+#include "fs/vglue.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -143,14 +144,19 @@ static int do_lookup(struct sfs *fs, struct node *parent, const char *name,
 	struct node *n;
 	int fd, err, mnt = parent->mnt, depth = 0;
 
+	if (parent->kind == NODE_VIEW)
+		return vglue_lookup(parent->view, parent, name, e);
 	memset(e, 0, sizeof(*e));
 	e->attr_timeout = fs->timeout;
 	e->entry_timeout = fs->timeout;
 	if (parent->kind == NODE_ROOT) {
 		const struct mtab_entry *m = mtab_find(fs->tab, name);
 
-		if (!m)
-			return -ENOENT;
+		if (!m) {
+			struct view *v = vglue_find(fs, name);
+
+			return v ? vglue_lookup(v, NULL, name, e) : -ENOENT;
+		}
 		mnt = (int)(m - fs->tab->entries);
 		if (m->kind == MTAB_PLAIN) {
 			n = node_get_plain(fs->nodes, mnt);
@@ -242,19 +248,28 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_entry(req, &e);
 }
 
+static void forget_one(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	struct node *n = node_of(req, ino);
+
+	if (ino == FUSE_ROOT_ID)
+		return;
+	if (n->kind == NODE_VIEW)
+		vglue_forget(n, nlookup);
+	else
+		node_forget(fs_of(req)->nodes, n, nlookup);
+}
+
 static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
-	if (ino != FUSE_ROOT_ID)
-		node_forget(fs_of(req)->nodes, node_of(req, ino), nlookup);
+	forget_one(req, ino, nlookup);
 	fuse_reply_none(req);
 }
 
 static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
 {
 	for (size_t i = 0; i < count; i++)
-		if (forgets[i].ino != FUSE_ROOT_ID)
-			node_forget(fs_of(req)->nodes, node_of(req, forgets[i].ino),
-				    forgets[i].nlookup);
+		forget_one(req, forgets[i].ino, forgets[i].nlookup);
 	fuse_reply_none(req);
 }
 
@@ -265,6 +280,10 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	int err;
 
 	(void)fi;
+	if (n->kind == NODE_VIEW) {
+		vglue_getattr(req, n);
+		return;
+	}
 	if (n->kind != NODE_REAL) {
 		virtual_attr(n, &st);
 		fuse_reply_attr(req, &st, fs_of(req)->timeout);
@@ -286,6 +305,10 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int va
 	struct stat st;
 	int err = 0;
 
+	if (n->kind == NODE_VIEW) {
+		vglue_setattr(req, n, attr, valid, fi);
+		return;
+	}
 	if (n->kind != NODE_REAL) {
 		reply_err(req, -EPERM);
 		return;
@@ -360,6 +383,10 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 	char buf[PATH_MAX + 1];
 	ssize_t len;
 
+	if (n->kind == NODE_VIEW) {
+		vglue_readlink(req, n);
+		return;
+	}
 	if (n->kind != NODE_REAL) {
 		reply_err(req, -EINVAL);
 		return;
@@ -397,6 +424,8 @@ static int own_by_caller(fuse_req_t req, struct node *dir, const char *name)
 static int dir_writable(struct sfs *fs, struct node *dir, const char *name)
 {
 	(void)fs;
+	if (dir->kind == NODE_VIEW)
+		return -EROFS; /* backups/, history/: immutable */
 	if (dir->kind != NODE_REAL)
 		return -EPERM; /* the root and plain mounts' own directories are fixed */
 	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || strchr(name, '/'))
@@ -646,6 +675,10 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	char proc[64];
 	int fd;
 
+	if (n->kind == NODE_VIEW) {
+		vglue_open(req, n, fi);
+		return;
+	}
 	if (n->kind != NODE_REAL) {
 		reply_err(req, -EISDIR);
 		return;
@@ -680,8 +713,12 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
 	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+	struct node *n = node_of(req, ino);
 
-	(void)ino;
+	if (n->kind == NODE_VIEW) {
+		vglue_read(req, n, size, off, fi);
+		return;
+	}
 	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 	buf.buf[0].fd = h->fd;
 	buf.buf[0].pos = off;
@@ -693,9 +730,13 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 {
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
 	struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
+	struct node *n = node_of(req, ino);
 	ssize_t res;
 
-	(void)ino;
+	if (n->kind == NODE_VIEW) {
+		vglue_write_buf(req, n, in, off, fi);
+		return;
+	}
 	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 	out.buf[0].fd = h->fd;
 	out.buf[0].pos = off;
@@ -710,9 +751,13 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	struct node *n = node_of(req, ino);
 	int fd;
 
-	(void)ino;
+	if (n->kind == NODE_VIEW) {
+		vglue_flush(req, n, fi);
+		return;
+	}
 	/* close(dup(fd)) reports the errors some filesystems only give at close */
 	fd = dup(h->fd);
 	reply_err(req, fd < 0 ? -errno : (close(fd) ? -errno : 0));
@@ -723,7 +768,10 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct sfs *fs = fs_of(req);
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
 
-	(void)ino;
+	if (node_of(req, ino)->kind == NODE_VIEW) {
+		vglue_release(req, node_of(req, ino), fi);
+		return;
+	}
 	close(h->fd);
 	if (h->wrote) {
 		struct node *n = h->node;
@@ -750,7 +798,10 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 {
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
 
-	(void)ino;
+	if (node_of(req, ino)->kind == NODE_VIEW) {
+		reply_err(req, 0);
+		return;
+	}
 	reply_err(req, (datasync ? fdatasync(h->fd) : fsync(h->fd)) ? -errno : 0);
 }
 
@@ -759,7 +810,10 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 {
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
 
-	(void)ino;
+	if (node_of(req, ino)->kind == NODE_VIEW) {
+		reply_err(req, -EROFS);
+		return;
+	}
 	handle_mark_written(fs_of(req), h);
 	reply_err(req, fallocate(h->fd, mode, off, len) ? -errno : 0);
 }
@@ -770,7 +824,10 @@ static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
 	off_t res;
 
-	(void)ino;
+	if (node_of(req, ino)->kind == NODE_VIEW) {
+		reply_err(req, -ENOSYS); /* the kernel falls back to its own lseek */
+		return;
+	}
 	res = lseek(h->fd, off, whence);
 	if (res < 0)
 		reply_err(req, -errno);
@@ -786,6 +843,10 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct dirh *d;
 	int fd;
 
+	if (n->kind == NODE_VIEW) {
+		vglue_opendir(req, n, fi);
+		return;
+	}
 	d = calloc(1, sizeof(*d));
 	if (!d) {
 		reply_err(req, -ENOMEM);
@@ -843,10 +904,15 @@ static size_t add_entry(fuse_req_t req, char *p, size_t rem, int plus, struct no
 static int virtual_names(struct sfs *fs, struct node *dir, size_t i, const char **name)
 {
 	if (dir->kind == NODE_ROOT) {
-		if (i >= fs->tab->nentries)
-			return 0;
-		*name = fs->tab->entries[i].name;
-		return 1;
+		if (i < fs->tab->nentries) {
+			*name = fs->tab->entries[i].name;
+			return 1;
+		}
+		if (i - fs->tab->nentries < fs->nviews) {
+			*name = fs->views[i - fs->tab->nentries].ops->name;
+			return 1;
+		}
+		return 0;
 	}
 	if (i >= fs->tab->entries[dir->mnt].nplain)
 		return 0;
@@ -860,10 +926,15 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct sfs *fs = fs_of(req);
 	struct node *dir = node_of(req, ino);
 	struct dirh *d = (struct dirh *)(uintptr_t)fi->fh;
-	char *buf = calloc(1, size), *p = buf;
+	char *buf, *p;
 	size_t rem = size, sz;
 	int err = 0;
 
+	if (dir->kind == NODE_VIEW) {
+		vglue_readdir(req, dir, size, off, plus);
+		return;
+	}
+	buf = p = calloc(1, size);
 	if (!buf) {
 		reply_err(req, -ENOMEM);
 		return;
@@ -970,7 +1041,7 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 	struct dirh *d = (struct dirh *)(uintptr_t)fi->fh;
 
 	(void)ino;
-	if (d->dp)
+	if (d && d->dp)
 		closedir(d->dp);
 	free(d);
 	fuse_reply_err(req, 0);
@@ -982,7 +1053,7 @@ static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fus
 	int fd;
 
 	(void)ino;
-	if (!d->dp) {
+	if (!d || !d->dp) {
 		reply_err(req, 0);
 		return;
 	}
@@ -1046,7 +1117,17 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	char proc[64], *buf = NULL;
-	int err = xattr_path(req, ino, proc, sizeof(proc));
+	int err;
+
+	if (node_of(req, ino)->kind != NODE_REAL) {
+		/* no attributes: cp -a out of backups/ has nothing to copy, and no error */
+		if (size)
+			fuse_reply_buf(req, NULL, 0);
+		else
+			fuse_reply_xattr(req, 0);
+		return;
+	}
+	err = xattr_path(req, ino, proc, sizeof(proc));
 
 	if (err || (size && !(buf = malloc(size)))) {
 		reply_err(req, err ? err : -ENOMEM);
@@ -1189,4 +1270,39 @@ void live_invalidate(struct sfs *fs, int mnt, int dirfd, const char *name)
 		if (n)
 			fuse_lowlevel_notify_inval_inode(fs->se, ino_of(n), 0, 0);
 	}
+}
+
+int live_views_init(struct sfs *fs, char *err, size_t errlen)
+{
+	size_t n = 0;
+
+	while (view_table[n])
+		n++;
+	fs->views = calloc(n ? n : 1, sizeof(*fs->views));
+	if (!fs->views)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		struct view *v = &fs->views[i];
+		int r;
+
+		v->ops = view_table[i];
+		v->fs = fs;
+		r = v->ops->init ? v->ops->init(fs, v, &v->priv, err, errlen) : 0;
+		if (r) {
+			fs->nviews = i;
+			return r;
+		}
+		fs->nviews = i + 1;
+	}
+	return 0;
+}
+
+void live_views_destroy(struct sfs *fs)
+{
+	for (size_t i = 0; i < fs->nviews; i++)
+		if (fs->views[i].ops->destroy)
+			fs->views[i].ops->destroy(fs->views[i].priv);
+	free(fs->views);
+	fs->views = NULL;
+	fs->nviews = 0;
 }

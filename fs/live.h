@@ -14,8 +14,12 @@
 #include "fs/vcs.h"
 #include "mountpoints/mtab.h"
 
+struct view;
+
 struct sfs {
 	struct mtab *tab;
+	struct view *views; /* the views (fs/view.h) serving their top-level names */
+	size_t nviews;
 	struct node_table *nodes;
 	struct vcs *vcs;
 	struct fuse_session *se;
@@ -32,6 +36,10 @@ extern const struct fuse_lowlevel_ops live_ops;
 /* Open the base directories of every mount. 0 or -errno with a message. */
 int live_open_bases(struct sfs *fs, char *err, size_t errlen);
 void live_close_bases(struct sfs *fs);
+
+/* Set up every view of view_table (fs/views.c), and tear them down. */
+int live_views_init(struct sfs *fs, char *err, size_t errlen);
+void live_views_destroy(struct sfs *fs);
 
 /*
  * Something changed @name in the real directory @dir of mount @mnt outside the mount (seen by

@@ -188,7 +188,8 @@ static int mount_main(int argc, char **argv)
 	}
 	fs.timeout = o.timeout;
 	fs.debug = cl.debug;
-	if (node_table_new(&fs.nodes) || live_open_bases(&fs, err, sizeof(err))) {
+	if (node_table_new(&fs.nodes) || live_open_bases(&fs, err, sizeof(err)) ||
+	    live_views_init(&fs, err, sizeof(err))) {
 		fprintf(stderr, "statefs: %s\n", err[0] ? err : strerror(ENOMEM));
 		goto out;
 	}
@@ -247,6 +248,7 @@ out_session:
 	fs.se = NULL;
 out:
 	vcs_close(fs.vcs); /* commits what is still pending */
+	live_views_destroy(&fs);
 	node_table_free(fs.nodes);
 	live_close_bases(&fs);
 	mtab_free(fs.tab);

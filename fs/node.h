@@ -19,7 +19,10 @@ enum node_kind {
 	NODE_ROOT,  /* the mount's root: lists the mount table's names */
 	NODE_PLAIN, /* a plain mount's own directory: lists its labels */
 	NODE_REAL,  /* a backing object, held by fd */
+	NODE_VIEW,  /* a node of a view (fs/view.h): backups/, history/, db/ ... */
 };
+
+struct view;
 
 struct node {
 	enum node_kind kind;
@@ -33,6 +36,9 @@ struct node {
 	struct node *parent;
 	char *name;
 	struct node *hnext;
+	/* NODE_VIEW only: the view that owns the node, and the view's own data. */
+	struct view *view;
+	void *priv;
 };
 
 struct node_table;
