@@ -1282,17 +1282,16 @@ int live_views_init(struct sfs *fs, char *err, size_t errlen)
 	if (!fs->views)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		struct view *v = &fs->views[i];
+		struct view *v = &fs->views[fs->nviews];
 		int r;
 
 		v->ops = view_table[i];
 		v->fs = fs;
 		r = v->ops->init ? v->ops->init(fs, v, &v->priv, err, errlen) : 0;
-		if (r) {
-			fs->nviews = i;
+		if (r < 0)
 			return r;
-		}
-		fs->nviews = i + 1;
+		if (r == 0)
+			fs->nviews++; /* r > 0: nothing to show with this config */
 	}
 	return 0;
 }

@@ -43,7 +43,8 @@ struct view_open {
 struct view_ops {
 	const char *name; /* the top-level name served: "backups" */
 
-	/* Set up (at mount) and tear down (at unmount). @priv is the view's own state. */
+	/* Set up (at mount) and tear down (at unmount). @priv is the view's own state. init
+	 * returns 1 when the config gives the view nothing to show: it is then left out. */
 	int (*init)(struct sfs *fs, struct view *v, void **priv, char *err, size_t errlen);
 	void (*destroy)(void *priv);
 

@@ -2,8 +2,10 @@
  * views.c - the views the mount serves beside the mount table's names (see fs/view.h).
  * A view is listed in the root in this order; its name is reserved in the config.
  */
+#include "fs/dbview.h"
 #include "fs/view.h"
 
 const struct view_ops *const view_table[] = {
+	&db_view_ops,
 	NULL,
 };
