@@ -85,12 +85,31 @@ static void virtual_attr(struct node *n, struct stat *st)
 	st->st_ino = n->kind == NODE_ROOT ? 1 : 2 + (ino_t)n->mnt;
 }
 
-/* Is @name, a child at depth @depth of a directory in mount @m, shown? */
-static int shown(const struct mtab_entry *m, int depth, const char *name)
+/*
+ * Is @name, a child at depth @depth of directory @dirfd in mount @m, shown? In a files view,
+ * a name must match its glob part; a directory on the way to the matches must also hold one,
+ * when the rest of the glob is literal (compose/ lists the stacks that have a compose file,
+ * not every directory of /opt).
+ */
+static int shown(const struct mtab_entry *m, int dirfd, int depth, const char *name)
 {
+	char path[PATH_MAX];
+	struct stat st;
+	size_t len;
+
 	if (m->kind != MTAB_FILES || depth > (int)m->glob.nparts)
 		return 1;
-	return mtab_glob_match_part(&m->glob, depth - 1, name);
+	if (!mtab_glob_match_part(&m->glob, depth - 1, name))
+		return 0;
+	if (depth == (int)m->glob.nparts)
+		return 1;
+	len = (size_t)snprintf(path, sizeof(path), "%s", name);
+	for (size_t k = (size_t)depth; k < m->glob.nparts; k++) {
+		if (strpbrk(m->glob.parts[k], "*?[") || len >= sizeof(path))
+			return 1; /* a wildcard further down: not worth a search */
+		len += (size_t)snprintf(path + len, sizeof(path) - len, "/%s", m->glob.parts[k]);
+	}
+	return len < sizeof(path) && fstatat(dirfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
 /* Note a change of @name in directory @dir for the committer. */
@@ -193,7 +212,7 @@ static int do_lookup(struct sfs *fs, struct node *parent, const char *name,
 			err = -ENOENT;
 			goto fail;
 		}
-		if (!shown(mount_of(fs, parent), depth, name) &&
+		if (!shown(mount_of(fs, parent), parent->fd, depth, name) &&
 		    !node_was_created(fs->nodes, mnt, e->attr.st_dev, e->attr.st_ino)) {
 			err = -ENOENT;
 			goto fail;
@@ -989,7 +1008,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		const char *name = d->entry->d_name;
 		int dot = strcmp(name, ".") == 0 || strcmp(name, "..") == 0;
 
-		if (!dot && (!shown(m, dir->depth + 1, name) || d->entry->d_ino == fs->state_ino)) {
+		if (!dot && (!shown(m, dir->fd, dir->depth + 1, name) ||
+			     d->entry->d_ino == fs->state_ino)) {
 			/* hidden unless the caller made it, or it is not the store after all */
 			struct fuse_entry_param e;
 			int lerr = do_lookup(fs, dir, name, &e);

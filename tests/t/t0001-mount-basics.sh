@@ -30,6 +30,11 @@ ok "a files mount maps the glob: compose/whisperx/docker-compose.yml" \
 ok "env/whisperx/.env is there" cmp "$M/env/whisperx/.env" "$R/opt/whisperx/.env"
 is "env/whisperx shows only the .env" "$(ls -A "$M/env/whisperx")" ".env"
 is "compose/whisperx hides the .env" "$(ls -A "$M/compose/whisperx")" "docker-compose.yml"
+is "env/ lists only the stacks that have a .env" "$(ls -A "$M/env")" "whisperx"
+is "compose/ lists only the stacks that have a compose file" "$(ls -A "$M/compose")" "blog
+whisperx"
+ok "a new stack made through the mount can get its files" \
+	bash -c "mkdir '$M/env/newstack' && echo A=1 > '$M/env/newstack/.env' && test -f '$R/opt/newstack/.env'"
 ok "a name outside the glob cannot be looked up" bash -c "! test -e '$M/compose/whisperx/.env'"
 is "modes are the backing file's" "$(stat -c %a "$M/env/whisperx/.env")" 600
 ok "writing in the root is refused" bash -c "! touch '$M/newtop' 2>/dev/null"
