@@ -180,6 +180,7 @@ int vcommit(struct vcs *v, const struct vcs_who *who, const char *how)
 	}
 	if (v->has_head && git_oid_equal(&tree_oid, &v->head_tree)) {
 		err = 0; /* nothing changed: the notes were echoes or litter */
+		vpack_discard_pending(v);
 		goto out;
 	}
 	qsort(v->chg, v->nchg, sizeof(*v->chg), cmp_change);
@@ -217,7 +218,7 @@ int vcommit(struct vcs *v, const struct vcs_who *who, const char *how)
 	}
 	const git_commit *parents[1] = {parent};
 
-	if (git_commit_create(&commit_oid, v->repo, "HEAD", author, committer, NULL, msg.s, tree,
+	if (git_commit_create(&commit_oid, v->repo, NULL, author, committer, NULL, msg.s, tree,
 			      parent ? 1 : 0, parents)) {
 		const git_error *ge = git_error_last();
 
@@ -225,12 +226,28 @@ int vcommit(struct vcs *v, const struct vcs_who *who, const char *how)
 		err = -EIO;
 		goto out;
 	}
+	/* The objects are durable before the branch names them. */
+	err = vpack_write_pending(v);
+	if (err)
+		goto out;
+	git_reference *ref = NULL;
+
+	if (git_reference_create(&ref, v->repo, "refs/heads/main", &commit_oid, 1, NULL)) {
+		const git_error *ge = git_error_last();
+
+		vcs_log(3, "cannot move the branch: %s", ge ? ge->message : "unknown error");
+		err = -EIO;
+		goto out;
+	}
+	git_reference_free(ref);
 	v->head = commit_oid;
 	v->head_tree = tree_oid;
 	v->has_head = 1;
 	v->commits_since_pack++;
 	err = 1;
 out:
+	if (err < 0)
+		vpack_discard_pending(v);
 	vcs_changes_clear(v);
 	free(msg.s);
 	free(mbuf);

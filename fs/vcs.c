@@ -7,6 +7,8 @@
 #define FUSE_USE_VERSION 34
 #include "fs/vcs_int.h"
 
+#include <git2/sys/mempack.h>
+
 #include <fuse_log.h>
 
 #include <errno.h>
@@ -148,7 +150,7 @@ int vcs_open(struct vcs **out, const struct mtab *tab, const struct vcs_options 
 	if (!v->opt.max_delay_ms)
 		v->opt.max_delay_ms = 5000;
 	if (!v->opt.pack_every)
-		v->opt.pack_every = 256;
+		v->opt.pack_every = 64;
 	if (!v->opt.max_file_size)
 		v->opt.max_file_size = 16 << 20;
 	meta_init(&v->meta);
@@ -196,6 +198,16 @@ int vcs_open(struct vcs **out, const struct mtab *tab, const struct vcs_options 
 				       : strerror(-ret));
 		goto fail;
 	}
+	git_odb *odb = NULL;
+
+	if (git_repository_odb(&odb, v->repo) || git_mempack_new(&v->mempack) ||
+	    git_odb_add_backend(odb, v->mempack, 1000)) {
+		git_odb_free(odb);
+		snprintf(err, errlen, "cannot set up the object writer");
+		ret = -ENOMEM;
+		goto fail;
+	}
+	git_odb_free(odb);
 	if (git_index_new(&v->index)) {
 		ret = -ENOMEM;
 		goto fail;
@@ -252,7 +264,16 @@ static int commit_group(struct vcs *v, const struct vq_group *g, const char *how
 	}
 	r = vcommit(v, &g->who, how);
 	if (r < 0) {
+		char msg[256];
+
 		vcs_log(3, "commit failed: %s; it will be retried", strerror(-r));
+		/* the index may name objects that were never written: start again from HEAD */
+		git_index_clear(v->index);
+		meta_free(&v->meta);
+		meta_init(&v->meta);
+		v->has_head = 0;
+		if (load_head(v, msg, sizeof(msg)))
+			vcs_log(3, "%s", msg);
 		return r;
 	}
 	if (r > 0) {
@@ -419,6 +440,9 @@ void vcs_close(struct vcs *v)
 	}
 	vcs_changes_clear(v);
 	free(v->chg);
+	for (size_t i = 0; i < v->nsmall; i++)
+		free(v->small_packs[i]);
+	free(v->small_packs);
 	vq_free(&v->q);
 	meta_free(&v->meta);
 	git_index_free(v->index);

@@ -43,6 +43,11 @@ struct vcs {
 	size_t nchg, capchg;
 	unsigned commits_since_pack;
 	int lock_fd; /* flock on config.git/statefs.lock: one writer of the repository */
+	/* New objects gather in memory and go to disk as one pack per commit (one fsync of
+	 * a pack instead of two per loose object); vpack merges the small packs. */
+	git_odb_backend *mempack;
+	char **small_packs; /* "pack-<hex>" written since the last merge */
+	size_t nsmall;
 	char host[64];
 };
 
@@ -55,7 +60,12 @@ int vscan_path(struct vcs *v, const char *path, int recursive);
 int vcommit(struct vcs *v, const struct vcs_who *who, const char *how);
 void vcs_changes_clear(struct vcs *v);
 
-/* vpack.c: pack loose objects, deleting the loose copies. 0 or -errno. */
+/* vpack.c: write what the commit put in memory as one pack (durable before the ref moves).
+ * 0 or -errno; the memory is emptied either way. */
+int vpack_write_pending(struct vcs *v);
+/* vpack.c: drop what is in memory (nothing was committed). */
+void vpack_discard_pending(struct vcs *v);
+/* vpack.c: merge the small packs (and loose objects) into one. 0 or -errno. */
 int vpack(struct vcs *v);
 
 /* Log through fuse_log with a "statefs: " prefix. */

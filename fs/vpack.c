@@ -1,13 +1,18 @@
 /*
- * vpack.c - keep the repository compact: pack the loose objects the committer wrote.
+ * vpack.c - how objects reach the disk, and how the repository stays compact.
  *
- * Each run packs what is reachable from HEAD but not from the commit packed last time (a ref,
- * refs/statefs/packed), then deletes exactly the loose objects the new pack holds (checked
- * against the pack's own index, so a crash at any point loses nothing). When packs pile up,
- * everything is repacked into one and the old packs go.
+ * A commit's new objects gather in an in-memory backend (libgit2's mempack) and are written
+ * as one small pack, fsync'd, before the branch moves: two fsyncs for the pack and its index
+ * instead of two per loose object. Every pack_every commits the small packs are merged: a
+ * pack of what is reachable from HEAD but not from the commit merged last time (a ref,
+ * refs/statefs/packed), after which each small pack whose objects all sit in the merged one is
+ * deleted (checked object by object, so a crash at any point loses nothing). When merged packs
+ * pile up, everything is repacked into one and the old packs go. Loose objects (from older
+ * versions) are packed and removed the same way.
  */
 #include "fs/vcs_int.h"
 
+#include <git2/sys/mempack.h>
 #include <git2/sys/odb_backend.h>
 
 #include <dirent.h>
@@ -19,7 +24,7 @@
 #include <unistd.h>
 
 #define PACKED_REF "refs/statefs/packed"
-#define MAX_PACKS 8
+#define MAX_PACKS 16 /* merged packs before everything is repacked into one */
 
 static int count_packs(const char *packdir, char ***names, size_t *n)
 {
@@ -89,6 +94,105 @@ static void prune_loose(const char *objdir, const char *idx)
 	git_odb_free(odb);
 }
 
+static void pack_dir(struct vcs *v, char *buf, size_t size)
+{
+	snprintf(buf, size, "%sobjects/pack", git_repository_path(v->repo));
+}
+
+int vpack_write_pending(struct vcs *v)
+{
+	git_buf pack = {0};
+	git_indexer *idx = NULL;
+	git_indexer_progress stats;
+	git_odb *odb = NULL;
+	char dir[PATH_MAX], **names;
+	int err = 0;
+
+	if (git_mempack_dump(&pack, v->repo, v->mempack)) {
+		err = -ENOMEM;
+		goto out;
+	}
+	pack_dir(v, dir, sizeof(dir));
+	if (git_repository_odb(&odb, v->repo) || git_indexer_new(&idx, dir, 0444, odb, NULL) ||
+	    git_indexer_append(idx, pack.ptr, pack.size, &stats) ||
+	    git_indexer_commit(idx, &stats)) {
+		const git_error *ge = git_error_last();
+
+		vcs_log(3, "cannot write the commit's objects: %s",
+			ge ? ge->message : "unknown error");
+		err = -EIO;
+		goto out;
+	}
+	names = realloc(v->small_packs, (v->nsmall + 1) * sizeof(*names));
+	if (names) {
+		v->small_packs = names;
+		if (asprintf(&names[v->nsmall], "pack-%s", git_indexer_name(idx)) >= 0)
+			v->nsmall++;
+	}
+	git_odb_refresh(odb);
+out:
+	git_mempack_reset(v->mempack);
+	git_indexer_free(idx);
+	git_odb_free(odb);
+	git_buf_dispose(&pack);
+	return err;
+}
+
+void vpack_discard_pending(struct vcs *v)
+{
+	git_mempack_reset(v->mempack);
+}
+
+struct contained {
+	git_odb *in;
+	int missing;
+};
+
+static int check_one(const git_oid *oid, void *arg)
+{
+	struct contained *c = arg;
+
+	if (!git_odb_exists(c->in, oid)) {
+		c->missing = 1;
+		return GIT_EUSER;
+	}
+	return 0;
+}
+
+/* Delete pack @name if every object it holds is in the pack whose index is @merged_idx. */
+static void drop_if_contained(const char *dir, const char *name, const char *merged_idx)
+{
+	git_odb *small = NULL, *merged = NULL;
+	git_odb_backend *bs = NULL, *bm = NULL;
+	char path[PATH_MAX + 300];
+	struct contained c = {0};
+	static const char *ext[] = {".pack", ".idx", ".rev"};
+
+	snprintf(path, sizeof(path), "%s/%s.idx", dir, name);
+	if (git_odb_new(&small) || git_odb_backend_one_pack(&bs, path) ||
+	    git_odb_add_backend(small, bs, 1))
+		goto out;
+	bs = NULL;
+	if (git_odb_new(&merged) || git_odb_backend_one_pack(&bm, merged_idx) ||
+	    git_odb_add_backend(merged, bm, 1))
+		goto out;
+	bm = NULL;
+	c.in = merged;
+	if (git_odb_foreach(small, check_one, &c) || c.missing)
+		goto out;
+	for (size_t k = 0; k < sizeof(ext) / sizeof(ext[0]); k++) {
+		snprintf(path, sizeof(path), "%s/%s%s", dir, name, ext[k]);
+		unlink(path);
+	}
+out:
+	if (bs)
+		bs->free(bs);
+	if (bm)
+		bm->free(bm);
+	git_odb_free(small);
+	git_odb_free(merged);
+}
+
 int vpack(struct vcs *v)
 {
 	git_packbuilder *pb = NULL;
@@ -104,7 +208,7 @@ int vpack(struct vcs *v)
 	snprintf(objdir, sizeof(objdir), "%s/objects", git_repository_path(v->repo));
 	snprintf(packdir, sizeof(packdir), "%s/pack", objdir);
 	count_packs(packdir, &packs, &npacks);
-	full = npacks >= MAX_PACKS;
+	full = npacks - (npacks >= v->nsmall ? v->nsmall : npacks) >= MAX_PACKS;
 	if (git_packbuilder_new(&pb, v->repo) || git_revwalk_new(&walk, v->repo) ||
 	    git_revwalk_push(walk, &v->head)) {
 		err = -EIO;
@@ -126,6 +230,11 @@ int vpack(struct vcs *v)
 	}
 	snprintf(idx, sizeof(idx), "%s/pack-%s.idx", packdir, git_packbuilder_name(pb));
 	prune_loose(objdir, idx);
+	for (size_t i = 0; i < v->nsmall; i++) {
+		drop_if_contained(packdir, v->small_packs[i], idx);
+		free(v->small_packs[i]);
+	}
+	v->nsmall = 0;
 	if (full) {
 		/* everything is in the new pack now: the old ones can go */
 		char newname[128];

@@ -1,0 +1,224 @@
+/*
+ * backups_node.c - the node table of backups/ and history/: nodes hashed by their st_ino,
+ * which is itself a hash of what they show, so a name always finds its node again.
+ *
+ * One mutex guards the table and the reference counts; it is never held while calling out.
+ * The table grows with the number of nodes the kernel holds (it may hold many after a find).
+ */
+#include "fs/backups_node.h"
+#include "fs/backups_snaps.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MIN_BUCKETS 1024
+
+struct backups_nodes {
+	pthread_mutex_t lock;
+	struct view *v;
+	char name[32];
+	struct backups_node **buckets;
+	size_t nbuckets, count;
+};
+
+static uint64_t fnv(uint64_t h, const char *s)
+{
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+	return (h ^ 0xff) * 0x100000001b3ull; /* a separator no string contains */
+}
+
+uint64_t backups_ino(const char *name, const char *root_id, const char *path)
+{
+	uint64_t h = fnv(fnv(fnv(0xcbf29ce484222325ull, name), root_id), path);
+
+	/* splitmix64's finaliser: FNV's low bits are weak, and buckets use them */
+	h ^= h >> 30;
+	h *= 0xbf58476d1ce4e5b9ull;
+	h ^= h >> 27;
+	h *= 0x94d049bb133111ebull;
+	h ^= h >> 31;
+	return h < (1u << 20) ? h + (1u << 20) : h;
+}
+
+static const char *root_id(const struct backups_root *r)
+{
+	return r ? r->id : "";
+}
+
+uint64_t backups_nodes_ino(struct backups_nodes *t, const struct backups_root *root,
+			   const char *path)
+{
+	return backups_ino(t->name, root_id(root), path);
+}
+
+int backups_nodes_new(struct view *v, const char *name, struct backups_nodes **out)
+{
+	struct backups_nodes *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return -ENOMEM;
+	t->buckets = calloc(MIN_BUCKETS, sizeof(*t->buckets));
+	if (!t->buckets) {
+		free(t);
+		return -ENOMEM;
+	}
+	t->nbuckets = MIN_BUCKETS;
+	t->v = v;
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	pthread_mutex_init(&t->lock, NULL);
+	*out = t;
+	return 0;
+}
+
+static void node_free(struct backups_node *n)
+{
+	backups_root_put(n->root);
+	free(n->path);
+	free(n);
+}
+
+void backups_nodes_free(struct backups_nodes *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->nbuckets; i++) {
+		struct backups_node *n = t->buckets[i], *next;
+
+		for (; n; n = next) {
+			next = n->hnext;
+			node_free(n);
+		}
+	}
+	free(t->buckets);
+	pthread_mutex_destroy(&t->lock);
+	free(t);
+}
+
+/* Double the buckets when chains grow long; on ENOMEM keep the old ones (slower, not wrong). */
+static void grow(struct backups_nodes *t)
+{
+	size_t nb = t->nbuckets * 2;
+	struct backups_node **b = calloc(nb, sizeof(*b));
+
+	if (!b)
+		return;
+	for (size_t i = 0; i < t->nbuckets; i++) {
+		struct backups_node *n = t->buckets[i], *next;
+
+		for (; n; n = next) {
+			next = n->hnext;
+			n->hnext = b[n->st.st_ino & (nb - 1)];
+			b[n->st.st_ino & (nb - 1)] = n;
+		}
+	}
+	free(t->buckets);
+	t->buckets = b;
+	t->nbuckets = nb;
+}
+
+struct backups_node *backups_nodes_get(struct backups_nodes *t, struct backups_root *root,
+				       const char *path, const struct backups_node *tmpl)
+{
+	uint64_t ino = backups_nodes_ino(t, root, path);
+	struct backups_node *n;
+
+	pthread_mutex_lock(&t->lock);
+	for (n = t->buckets[ino & (t->nbuckets - 1)]; n; n = n->hnext)
+		if ((uint64_t)n->st.st_ino == ino && strcmp(root_id(n->root), root_id(root)) == 0 &&
+		    strcmp(n->path, path) == 0)
+			break;
+	if (n) {
+		n->refs++;
+		goto out;
+	}
+	n = calloc(1, sizeof(*n));
+	if (!n || !(n->path = strdup(path))) {
+		free(n);
+		n = NULL;
+		goto out;
+	}
+	n->n.kind = NODE_VIEW;
+	n->n.fd = -1;
+	n->n.mnt = -1;
+	n->n.view = t->v;
+	n->n.priv = n;
+	n->kind = tmpl->kind;
+	n->st = tmpl->st;
+	n->st.st_ino = (ino_t)ino;
+	n->oid = tmpl->oid;
+	n->timeout = tmpl->timeout;
+	n->refs = 1;
+	if (root) {
+		backups_root_get(root);
+		n->root = root;
+	}
+	n->hnext = t->buckets[ino & (t->nbuckets - 1)];
+	t->buckets[ino & (t->nbuckets - 1)] = n;
+	if (++t->count > 2 * t->nbuckets)
+		grow(t);
+out:
+	pthread_mutex_unlock(&t->lock);
+	return n;
+}
+
+void backups_nodes_forget(struct backups_nodes *t, struct backups_node *n, uint64_t count)
+{
+	struct backups_node **p;
+
+	pthread_mutex_lock(&t->lock);
+	n->refs = n->refs > count ? n->refs - count : 0;
+	if (n->refs) {
+		pthread_mutex_unlock(&t->lock);
+		return;
+	}
+	for (p = &t->buckets[n->st.st_ino & (t->nbuckets - 1)]; *p; p = &(*p)->hnext) {
+		if (*p == n) {
+			*p = n->hnext;
+			t->count--;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
+	node_free(n);
+}
+
+size_t backups_nodes_count(struct backups_nodes *t)
+{
+	size_t n;
+
+	pthread_mutex_lock(&t->lock);
+	n = t->count;
+	pthread_mutex_unlock(&t->lock);
+	return n;
+}
+
+struct backups_root *backups_root_new(const char *id, struct backups_snap *snap)
+{
+	struct backups_root *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	snprintf(r->id, sizeof(r->id), "%s", id);
+	if (snap) {
+		backups_snap_get(snap);
+		r->snap = snap;
+	}
+	r->refs = 1;
+	return r;
+}
+
+void backups_root_get(struct backups_root *r)
+{
+	__atomic_add_fetch(&r->refs, 1, __ATOMIC_RELAXED);
+}
+
+void backups_root_put(struct backups_root *r)
+{
+	if (!r || __atomic_sub_fetch(&r->refs, 1, __ATOMIC_ACQ_REL))
+		return;
+	backups_snap_put(r->snap);
+	free(r);
+}

@@ -1,0 +1,124 @@
+/*
+ * backups_snaps.h - the snapshots in the store, as backups/ shows them: the list of names
+ * (read again when STATE_DIR/store/snapshots changes), each snapshot's header (time, config
+ * commit, status) read on demand, its parsed manifest kept in a small LRU, and the chunks.
+ *
+ * What a newcomer must know: nothing is read at mount. The list is read at the first look at
+ * backups/, a header when a snapshot's attributes are first asked for (a few hundred bytes),
+ * and a whole manifest only when a snapshot's data is looked into; at most a few manifests
+ * stay parsed. Snapshots and parsed manifests are reference-counted: a snapshot pruned while
+ * a file of it is open stays readable through the references its reader holds (the chunks
+ * themselves must still be in the store: a sweep deletes what no manifest names).
+ *
+ * Thread safety: every function may be called from several threads.
+ */
+#ifndef STATEFS_BACKUPS_SNAPS_H
+#define STATEFS_BACKUPS_SNAPS_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "snapshot/manifest.h"
+
+/* A parsed manifest, shared by whoever holds a reference. The manifest itself is read-only. */
+struct backups_man {
+	struct manifest m;
+	/* Internal: */
+	int refs;
+	pthread_mutex_t lock; /* guards z */
+	struct backups_zidx *z;
+	size_t nz;
+	size_t bytes; /* of manifest text */
+};
+
+/* One snapshot of the list. name, file_ino and id are set at listing, the rest by _head. */
+struct backups_snap {
+	char name[MANIFEST_NAME_MAX];
+	uint64_t file_ino; /* the manifest's inode: a snapshot pruned and taken again differs */
+	char id[48];	   /* "name#ino": the root id of its nodes (backups_node.h) */
+	bool head_read;	   /* time, complete and commit are valid */
+	int64_t time;	   /* when it began (seconds) */
+	bool complete;
+	char commit[65]; /* config.git commit (hex) or "" */
+	/* Internal (guarded by the list's lock): */
+	int refs;
+	bool gone; /* no longer in the store */
+	bool loading;
+	struct backups_man *man; /* parsed, in the LRU */
+	uint64_t used;		 /* LRU clock */
+};
+
+struct backups_snaps;
+
+/*
+ * Serve the snapshots of @state_dir, keeping at most @max_parsed manifests parsed (0 = 4) and
+ * about @max_bytes of manifest text among them (0 = 16 MiB; the newest one used is always
+ * kept). Reads nothing yet. 0 or -ENOMEM.
+ */
+int backups_snaps_new(const char *state_dir, unsigned max_parsed, size_t max_bytes,
+		      struct backups_snaps **out);
+void backups_snaps_free(struct backups_snaps *s);
+
+/*
+ * Read the list again if the snapshots directory changed since it was last read (its mtime,
+ * trusted only once it is a few seconds older than the reading). 0 or -errno; a missing
+ * directory is an empty list. *changed (may be NULL) says whether the names changed.
+ */
+int backups_snaps_refresh(struct backups_snaps *s, bool *changed);
+
+/* The number of snapshots listed, and the mtime of their directory (0 if there is none). */
+size_t backups_snaps_count(struct backups_snaps *s, struct timespec *mtime);
+
+/* Snapshot @i of the list (oldest first), with a reference. 0 or -ENOENT past the end. */
+int backups_snaps_at(struct backups_snaps *s, size_t i, struct backups_snap **out);
+
+/* The snapshot named @name, with a reference. 0 or -ENOENT. */
+int backups_snaps_find(struct backups_snaps *s, const char *name, struct backups_snap **out);
+
+/* The newest complete snapshot, else the newest (reads headers). 0 or -ENOENT if none. */
+int backups_snaps_latest(struct backups_snaps *s, struct backups_snap **out);
+
+void backups_snap_get(struct backups_snap *p);
+void backups_snap_put(struct backups_snap *p); /* NULL is a no-op */
+
+/* Read @p's header if not yet read: time, status and commit. 0 or -errno. */
+int backups_snap_head(struct backups_snaps *s, struct backups_snap *p);
+
+/* @p's parsed manifest, with a reference: from the LRU, or read now. 0 or -errno. */
+int backups_snap_manifest(struct backups_snaps *s, struct backups_snap *p,
+			  struct backups_man **out);
+void backups_man_put(struct backups_man *m); /* NULL is a no-op */
+
+/* How many manifests are parsed now, and how many were ever parsed (for tests). */
+void backups_snaps_parsed(struct backups_snaps *s, size_t *now, uint64_t *total);
+
+/*
+ * The stored (zstd) layout of file entry @e of @m: zoff[i] is where chunk i's frame starts in
+ * the concatenation of the chunks' frames, zoff[e->nchunks] its total size. From the ZLENs of
+ * the manifest, or the sizes of the chunk files when a ZLEN is unknown (0). Built once per
+ * parsed manifest; valid while the reference to @m is held. 0 or -errno.
+ */
+int backups_man_zoff(struct backups_snaps *s, struct backups_man *m,
+		     const struct manifest_entry *e, const uint64_t **zoff);
+
+/*
+ * The first index in [lo, hi) of m->v whose path is >= @key (bytewise), or hi: the entries are
+ * sorted, so the entries below a directory "a/b" are those from lower_bound("a/b/") to
+ * lower_bound("a/b0") ('0' follows '/').
+ */
+size_t backups_man_lower_bound(const struct manifest *m, size_t lo, size_t hi, const char *key);
+
+/* Open chunk @h's file (its zstd frame) read-only. A descriptor or -errno. */
+int backups_snaps_chunk_open(struct backups_snaps *s, const struct store_hash *h);
+
+/*
+ * Read and check chunk @h (snapshot/store.h store_get): a malloc'd buffer in *out, *len. 0 or
+ * -errno (a damaged chunk is -EIO, logged).
+ */
+int backups_snaps_chunk_get(struct backups_snaps *s, const struct store_hash *h, void **out,
+			    size_t *len);
+
+#endif
