@@ -198,6 +198,15 @@ int vcs_open(struct vcs **out, const struct mtab *tab, const struct vcs_options 
 				       : strerror(-ret));
 		goto fail;
 	}
+	/* Bound what packing may hold in memory (git's defaults allow 256 MiB of deltas). */
+	git_config *cfg = NULL;
+
+	if (git_repository_config(&cfg, v->repo) == 0) {
+		git_config_set_int64(cfg, "pack.deltaCacheSize", 4 << 20);
+		git_config_set_int64(cfg, "pack.windowMemory", 8 << 20);
+		git_config_set_int64(cfg, "pack.bigFileThreshold", 4 << 20);
+		git_config_free(cfg);
+	}
 	git_odb *odb = NULL;
 
 	if (git_repository_odb(&odb, v->repo) || git_mempack_new(&v->mempack) ||
