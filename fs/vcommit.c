@@ -183,7 +183,8 @@ int vcommit(struct vcs *v, const struct vcs_who *who, const char *how)
 		vpack_discard_pending(v);
 		goto out;
 	}
-	qsort(v->chg, v->nchg, sizeof(*v->chg), cmp_change);
+	if (v->nchg)
+		qsort(v->chg, v->nchg, sizeof(*v->chg), cmp_change);
 	err = signature(v, who, &author, uname, sizeof(uname));
 	if (err)
 		goto out;
