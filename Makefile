@@ -86,9 +86,52 @@ bench: statefs
 demo: statefs
 	contrib/demo.sh
 
+# make install [PREFIX=/usr/local] [DESTDIR=/staging]: the binary, statefs(8) and statefs.conf(5),
+# the systemd units (their @BINDIR@ and @SYSCONFDIR@ filled in), bash completion, the examples.
+# Idempotent; an existing statefs.conf is never touched (a new install gets a copy of the
+# example). No /srv/state: the unit and systemd (or X-mount.mkdir in fstab) create it.
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+UNITDIR ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,/etc/systemd/system)
+COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
+UNITS := statefs.service statefs-snapshot.service statefs-snapshot.timer \
+	statefs-verify.service statefs-verify.timer
+ETC := $(DESTDIR)$(SYSCONFDIR)/statefs
+
 install: statefs
-	install -D -m 0755 statefs $(DESTDIR)$(PREFIX)/bin/statefs
-	install -D -m 0644 contrib/statefs.conf.example $(DESTDIR)/etc/statefs/statefs.conf.example
+	install -D -m 0755 statefs $(DESTDIR)$(BINDIR)/statefs
+	install -D -m 0644 docs/statefs.8 $(DESTDIR)$(MANDIR)/man8/statefs.8
+	install -D -m 0644 docs/statefs.conf.5 $(DESTDIR)$(MANDIR)/man5/statefs.conf.5
+	install -D -m 0644 contrib/statefs.bash-completion $(DESTDIR)$(COMPLETIONDIR)/statefs
+	install -d -m 0755 $(DESTDIR)$(UNITDIR)
+	for u in $(UNITS); do \
+		sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' contrib/$$u \
+			>$(DESTDIR)$(UNITDIR)/$$u.new && chmod 0644 $(DESTDIR)$(UNITDIR)/$$u.new && \
+		mv -f $(DESTDIR)$(UNITDIR)/$$u.new $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
+	install -D -m 0644 contrib/statefs.conf.example $(ETC)/statefs.conf.example
+	install -D -m 0600 contrib/client.cnf.example $(ETC)/client.cnf.example
+	@if [ ! -e $(ETC)/statefs.conf ]; then \
+		install -m 0644 contrib/statefs.conf.example $(ETC)/statefs.conf && \
+		echo "install: made $(ETC)/statefs.conf from the example: edit it (statefs.conf(5))"; \
+	fi
+	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
+
+# make uninstall: what install put there, except statefs.conf, the option files and the state
+# directory. The units are disabled and stopped first (the mount too).
+.PHONY: uninstall
+uninstall:
+	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then \
+		systemctl disable --now statefs.service statefs-snapshot.timer statefs-verify.timer \
+			2>/dev/null || true; \
+	fi
+	rm -f $(DESTDIR)$(BINDIR)/statefs $(DESTDIR)$(MANDIR)/man8/statefs.8 \
+		$(DESTDIR)$(MANDIR)/man5/statefs.conf.5 $(DESTDIR)$(COMPLETIONDIR)/statefs \
+		$(addprefix $(DESTDIR)$(UNITDIR)/,$(UNITS)) \
+		$(ETC)/statefs.conf.example $(ETC)/client.cnf.example
+	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
+	@echo "uninstall: kept $(ETC)/statefs.conf, the option files and the state directory"
 
 clean:
 	rm -rf build statefs

@@ -12,8 +12,8 @@ set -u
 store=$1/store
 manifest=$store/snapshots/$2
 
-# 1. The file's chunks: the "c SHA256 LEN" lines right after its "f" line. The path is what
-#    follows the first 7 fields, with \ooo escapes undone.
+# 1. The file's chunks: the "c SHA256 LEN ZLEN" lines right after its "f" line. The path is
+#    what follows the first 8 fields, with \ooo escapes undone.
 chunks=$(P=$3 LC_ALL=C awk '
 	function unescape(s,  out, i) {
 		out = ""
@@ -28,7 +28,7 @@ chunks=$(P=$3 LC_ALL=C awk '
 	found { exit }
 	/^f / {
 		p = $0
-		for (i = 0; i < 7; i++)
+		for (i = 0; i < 8; i++)
 			sub(/^[^ ]+ /, "", p)
 		if (unescape(p) == ENVIRON["P"])
 			found = 1

@@ -7,6 +7,7 @@
  * parsed outside the lock, once: a second reader of the same snapshot waits for the first.
  */
 #include "fs/backups_snaps.h"
+#include "snapshot/lock.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -42,6 +44,8 @@ struct backups_snaps {
 	uint64_t clock, parsed_total;
 	int store_fd; /* STATE_DIR/store, O_PATH; -1 until needed */
 	struct store *store;
+	long readers;		  /* files of snapshots open */
+	struct store_lock *guard; /* store.lock shared while readers > 0 */
 };
 
 int backups_snaps_new(const char *state_dir, unsigned max_parsed, size_t max_bytes,
@@ -109,6 +113,7 @@ void backups_snaps_free(struct backups_snaps *s)
 	free(s->v);
 	if (s->store_fd >= 0)
 		close(s->store_fd);
+	lock_release(s->guard);
 	store_close(s->store);
 	pthread_cond_destroy(&s->loaded);
 	pthread_mutex_destroy(&s->lock);
@@ -154,7 +159,7 @@ static int read_names(struct backups_snaps *s, struct backups_snap ***out, size_
 			ret = -ENOMEM;
 			break;
 		}
-		snprintf(p->name, sizeof(p->name), "%s", de->d_name);
+		memcpy(p->name, de->d_name, strlen(de->d_name) + 1); /* valid: it fits */
 		p->file_ino = (uint64_t)st.st_ino;
 		snprintf(p->id, sizeof(p->id), "%s#%llu", p->name, (unsigned long long)st.st_ino);
 		p->refs = 1;
@@ -381,44 +386,39 @@ int backups_snap_head(struct backups_snaps *s, struct backups_snap *p)
 	if (!p->head_read) {
 		p->time = strtoll(t, NULL, 10);
 		p->complete = strcmp(status, "complete") == 0;
-		snprintf(p->commit, sizeof(p->commit), "%s", strcmp(commit, "-") ? commit : "");
+		if (strcmp(commit, "-") && strlen(commit) < sizeof(p->commit))
+			memcpy(p->commit, commit, strlen(commit) + 1);
 		__atomic_store_n(&p->head_read, true, __ATOMIC_RELEASE);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return 0;
 }
 
-/* Read and parse @p's manifest into a new backups_man with one reference. */
+/*
+ * Read and parse @p's manifest into a new backups_man with one reference. The text is mapped,
+ * not read into the heap: a manifest of a large dump is megabytes, freed at once, and malloc
+ * would keep that memory in a thread's arena.
+ */
 static int load(struct backups_snaps *s, struct backups_snap *p, struct backups_man **out)
 {
 	struct backups_man *m = NULL;
-	char *buf = NULL, err[256];
+	char err[256];
 	struct stat st;
-	size_t len = 0;
+	void *text = MAP_FAILED;
 	int fd, ret = 0;
 
 	fd = open_manifest(s, p, &st);
 	if (fd < 0)
 		return fd;
-	buf = malloc(st.st_size ? (size_t)st.st_size : 1);
+	if (st.st_size > 0)
+		text = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	m = calloc(1, sizeof(*m));
-	if (!buf || !m) {
-		ret = -ENOMEM;
+	if (text == MAP_FAILED || !m) {
+		ret = !m ? -ENOMEM : st.st_size > 0 ? -errno : -EIO;
 		goto out;
 	}
-	while (len < (size_t)st.st_size) {
-		ssize_t r = read(fd, buf + len, (size_t)st.st_size - len);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			ret = r < 0 ? -errno : -EIO;
-			goto out;
-		}
-		len += (size_t)r;
-	}
 	manifest_init(&m->m);
-	ret = manifest_parse(&m->m, buf, len, err, sizeof(err));
+	ret = manifest_parse(&m->m, text, (size_t)st.st_size, err, sizeof(err));
 	if (ret) {
 		if (ret != -ENOMEM)
 			fuse_log(FUSE_LOG_WARNING, "backups: snapshot %s: %s\n", p->name, err);
@@ -428,12 +428,13 @@ static int load(struct backups_snaps *s, struct backups_snap *p, struct backups_
 	}
 	pthread_mutex_init(&m->lock, NULL);
 	m->refs = 1;
-	m->bytes = len;
+	m->bytes = (size_t)st.st_size;
 	*out = m;
 	m = NULL;
 out:
+	if (text != MAP_FAILED)
+		munmap(text, (size_t)st.st_size);
 	close(fd);
-	free(buf);
 	free(m);
 	return ret;
 }
@@ -505,6 +506,22 @@ void backups_snaps_parsed(struct backups_snaps *s, size_t *now, uint64_t *total)
 	pthread_mutex_lock(&s->lock);
 	*now = s->nlru;
 	*total = s->parsed_total;
+	pthread_mutex_unlock(&s->lock);
+}
+
+void backups_snaps_readers(struct backups_snaps *s, int delta)
+{
+	char err[256];
+
+	pthread_mutex_lock(&s->lock);
+	s->readers += delta;
+	if (s->readers > 0 && !s->guard &&
+	    lock_take(s->state_dir, LOCK_WRITER, 0, &s->guard, err, sizeof(err)))
+		s->guard = NULL; /* a sweep runs now: go on without */
+	if (s->readers <= 0 && s->guard) {
+		lock_release(s->guard);
+		s->guard = NULL;
+	}
 	pthread_mutex_unlock(&s->lock);
 }
 

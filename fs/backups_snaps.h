@@ -111,6 +111,15 @@ int backups_man_zoff(struct backups_snaps *s, struct backups_man *m,
  */
 size_t backups_man_lower_bound(const struct manifest *m, size_t lo, size_t hi, const char *key);
 
+/*
+ * A reader of a snapshot's file began (+1) or ended (-1). While any is open, the daemon holds
+ * the store's lock shared (snapshot/lock.h: LOCK_WRITER), so `statefs prune` waits before it
+ * removes manifests and sweeps chunks: a file being read, of a snapshot pruned meanwhile,
+ * keeps its chunks until it is closed. Never blocks: if a sweep is running now, the reader
+ * goes on without that guarantee.
+ */
+void backups_snaps_readers(struct backups_snaps *s, int delta);
+
 /* Open chunk @h's file (its zstd frame) read-only. A descriptor or -errno. */
 int backups_snaps_chunk_open(struct backups_snaps *s, const struct store_hash *h);
 

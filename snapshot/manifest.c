@@ -38,6 +38,7 @@ void manifest_free(struct manifest *m)
 	for (size_t i = 0; i < m->nreasons; i++)
 		free(m->reasons[i]);
 	free(m->reasons);
+	free(m->infos);
 	free(m->v);
 	manifest_init(m);
 }
@@ -91,6 +92,50 @@ static int add_reason(struct manifest *m, char *text)
 	m->reasons = v;
 	m->reasons[m->nreasons++] = text;
 	return 0;
+}
+
+static bool info_key_valid(const char *key)
+{
+	size_t n = strlen(key);
+
+	if (!n || n > 32 || key[0] < 'a' || key[0] > 'z')
+		return false;
+	return strspn(key, "abcdefghijklmnopqrstuvwxyz0123456789_") == n;
+}
+
+int manifest_set_info(struct manifest *m, const char *key, uint64_t value)
+{
+	struct manifest_info *v;
+	size_t i = 0;
+
+	if (!key || !info_key_valid(key))
+		return -EINVAL;
+	while (i < m->ninfos && strcmp(m->infos[i].key, key) < 0)
+		i++;
+	if (i < m->ninfos && !strcmp(m->infos[i].key, key)) {
+		m->infos[i].value = value;
+		return 0;
+	}
+	v = reallocarray(m->infos, m->ninfos + 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	m->infos = v;
+	memmove(&v[i + 1], &v[i], (m->ninfos - i) * sizeof(*v));
+	snprintf(v[i].key, sizeof(v[i].key), "%s", key);
+	v[i].value = value;
+	m->ninfos++;
+	return 0;
+}
+
+int manifest_get_info(const struct manifest *m, const char *key, uint64_t *value)
+{
+	for (size_t i = 0; i < m->ninfos; i++) {
+		if (!strcmp(m->infos[i].key, key)) {
+			*value = m->infos[i].value;
+			return 0;
+		}
+	}
+	return -ENOENT;
 }
 
 int manifest_add_reason(struct manifest *m, const char *fmt, ...)
@@ -171,12 +216,27 @@ int manifest_add_stat(struct manifest *m, const char *path, const struct stat *s
 		    : S_ISLNK(st->st_mode) ? 'l'
 					   : 0;
 
-	return manifest_add(m, type, path, st->st_mode & 07777, st->st_uid, st->st_gid,
-			    (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec,
-			    st->st_ino, target, out);
+	struct manifest_entry *e;
+	int ret;
+
+	ret = manifest_add(m, type, path, st->st_mode & 07777, st->st_uid, st->st_gid,
+			   (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec,
+			   st->st_ino, target, &e);
+	if (ret)
+		return ret;
+	e->ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+	if (out)
+		*out = e;
+	return 0;
 }
 
 int manifest_add_chunk(struct manifest_entry *e, const struct store_hash *h, uint64_t len)
+{
+	return manifest_add_chunk_z(e, h, len, 0);
+}
+
+int manifest_add_chunk_z(struct manifest_entry *e, const struct store_hash *h, uint64_t len,
+			 uint64_t zlen)
 {
 	struct manifest_chunk *c;
 
@@ -187,6 +247,7 @@ int manifest_add_chunk(struct manifest_entry *e, const struct store_hash *h, uin
 	c = &e->chunks[e->nchunks++];
 	c->hash = *h;
 	c->len = len;
+	c->zlen = zlen;
 	c->offset = e->size;
 	e->size += len;
 	return 0;
@@ -338,6 +399,14 @@ static int check(struct manifest *m, char *err, size_t errlen)
 			    e->tables[e->ntables - 1].name);
 			return -EINVAL;
 		}
+		for (size_t k = 0; k < e->nchunks; k++) {
+			if (!e->chunks[k].zlen) {
+				msg(err, errlen,
+				    "manifest: %s: the stored size of chunk %zu is unknown",
+				    e->path, k);
+				return -EINVAL;
+			}
+		}
 	}
 	for (size_t i = 0; i < m->nreasons; i++) {
 		if (!*m->reasons[i]) {
@@ -362,12 +431,14 @@ int manifest_format(struct manifest *m, char **out, size_t *len, char *err, size
 		put(&o, "reason ", 7);
 		put_text(&o, m->reasons[i]);
 	}
+	for (size_t i = 0; i < m->ninfos; i++)
+		putf(&o, "info %s %llu\n", m->infos[i].key, (unsigned long long)m->infos[i].value);
 	for (size_t i = 0; i < m->n; i++) {
 		const struct manifest_entry *e = &m->v[i];
 
-		putf(&o, "%c %04o %u %u %llu %lld %llu ", e->type, (unsigned)e->mode,
+		putf(&o, "%c %04o %u %u %llu %lld %lld %llu ", e->type, (unsigned)e->mode,
 		     (unsigned)e->uid, (unsigned)e->gid, (unsigned long long)e->size,
-		     (long long)e->mtime_ns, (unsigned long long)e->ino);
+		     (long long)e->mtime_ns, (long long)e->ctime_ns, (unsigned long long)e->ino);
 		put_text(&o, e->path);
 		if (e->target) {
 			put(&o, "t ", 2);
@@ -379,7 +450,8 @@ int manifest_format(struct manifest *m, char **out, size_t *len, char *err, size
 			store_hash_hex(&e->chunks[k].hash, hex);
 			put(&o, "c ", 2);
 			put(&o, hex, STORE_HEX_LEN);
-			putf(&o, " %llu\n", (unsigned long long)e->chunks[k].len);
+			putf(&o, " %llu %llu\n", (unsigned long long)e->chunks[k].len,
+			     (unsigned long long)e->chunks[k].zlen);
 		}
 		for (size_t k = 0; k < e->ntables; k++) {
 			putf(&o, "table %llu ", (unsigned long long)e->tables[k].offset);

@@ -13,26 +13,32 @@
  *     commit 3f2a...e1 | commit -             config.git commit (40 or 64 lowercase hex), or none
  *     status complete | status incomplete     incomplete: something could not be saved ...
  *     reason TEXT                             ... and why, one or more lines (only then)
+ *     info KEY VALUE                          figures about the snapshot, zero or more, by KEY
  *     ENTRY*                                  sorted by path (bytewise), no path twice
  *     end                                     last line: a manifest without it is cut off
  *
  * where ENTRY is one of
  *
- *     f MODE UID GID SIZE MTIME INO PATH      a regular file, followed by
- *       c SHA256 LEN                            its chunks in order (none if SIZE is 0),
- *       table OFFSET NAME                       then, for a database dump, where each table's
- *                                               part starts (offsets nondecreasing, <= SIZE)
- *     d MODE UID GID 0 MTIME INO PATH         a directory
- *     l MODE UID GID SIZE MTIME INO PATH      a symbolic link, followed by
- *       t TARGET                                its target (SIZE = its length in bytes)
+ *     f MODE UID GID SIZE MTIME CTIME INO PATH      a regular file, followed by
+ *       c SHA256 LEN ZLEN                             its chunks in order (none if SIZE is 0),
+ *       table OFFSET NAME                             then, for a database dump, where each
+ *                                                     table's part starts (offsets
+ *                                                     nondecreasing, <= SIZE)
+ *     d MODE UID GID 0 MTIME CTIME INO PATH         a directory
+ *     l MODE UID GID SIZE MTIME CTIME INO PATH      a symbolic link, followed by
+ *       t TARGET                                      its target (SIZE = its length in bytes)
  *
  * (no indentation in the file). MODE: four octal digits, the permission, set-id and sticky
- * bits. UID, GID, SIZE, INO, LEN, OFFSET: decimal, no leading zeros; UID and GID at most
- * 4294967294 ((uid_t)-1 is never an owner), as in .statefs-meta. MTIME: nanoseconds since
- * the epoch, decimal, may be negative. SHA256: 64 lowercase hex digits, the chunk's name in
- * store/chunks/. LEN >= 1; the LENs of a file add up to its SIZE, so the chunk holding byte N
- * is found by prefix sums. INO is the inode number when the file was read (0 if unknown); the
- * uploads walker compares (SIZE, MTIME, INO) with the previous snapshot to reuse a chunk list.
+ * bits. UID, GID, SIZE, INO, LEN, ZLEN, OFFSET, VALUE: decimal, no leading zeros; UID and GID
+ * at most 4294967294 ((uid_t)-1 is never an owner), as in .statefs-meta. MTIME, CTIME:
+ * nanoseconds since the epoch, decimal, may be negative (CTIME 0 when unknown). SHA256: 64
+ * lowercase hex digits, the chunk's name in store/chunks/. LEN >= 1; the LENs of a file add
+ * up to its SIZE, so the chunk holding byte N is found by prefix sums. ZLEN >= 1 is the size
+ * of the chunk's file in the store (its zstd frame): the chunk files of a file concatenated
+ * are a zstd stream of the sum of its ZLENs bytes (what backups/ serves for a db/ dump). INO
+ * is the inode number when the file was read (0 if unknown); the uploads walker compares
+ * (SIZE, MTIME, CTIME, INO) with the previous snapshot to reuse a chunk list. KEY: 1 to 32 of
+ * [a-z0-9_], starting with a letter, strictly increasing (bytewise), e.g. "bytes_read".
  * PATH (relative, '/'-separated, no empty, "." or ".." component), TEXT, TARGET and NAME run to
  * the end of the line and are escaped: a byte below 0x20, DEL (0x7f), a backslash, and a space
  * that comes first are written as \ooo (three octal digits); nothing else is. They are never
@@ -62,6 +68,7 @@
 struct manifest_chunk {
 	struct store_hash hash;
 	uint64_t len;	 /* plain bytes, >= 1 */
+	uint64_t zlen;	 /* bytes of its zstd frame in the store; 0 = not known yet */
 	uint64_t offset; /* where it starts in the file: the sum of the lens before it */
 };
 
@@ -77,6 +84,7 @@ struct manifest_entry {
 	gid_t gid;
 	uint64_t size; /* 'f': sum of chunk lens; 'l': strlen(target); 'd': 0 */
 	int64_t mtime_ns;
+	int64_t ctime_ns; /* 0 = unknown; set by manifest_add_stat (or by hand) */
 	uint64_t ino;
 	char *path;
 	char *target;		       /* 'l' only, else NULL */
@@ -86,11 +94,18 @@ struct manifest_entry {
 	size_t ntables, tables_cap;
 };
 
+struct manifest_info {
+	char key[33]; /* [a-z][a-z0-9_]{0,31} */
+	uint64_t value;
+};
+
 struct manifest {
 	int64_t time;	 /* seconds since the epoch */
 	char commit[65]; /* lowercase hex, or "" for none */
 	char **reasons;	 /* why it is incomplete; nreasons == 0 means complete */
 	size_t nreasons;
+	struct manifest_info *infos; /* sorted by key */
+	size_t ninfos;
 	struct manifest_entry *v;
 	size_t n, cap;
 	bool sorted; /* internal: v is sorted by path */
@@ -111,7 +126,17 @@ int manifest_add_reason(struct manifest *m, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /*
- * Add an entry. @type 'f', 'd' or 'l'; @target is required for 'l' and must be NULL otherwise.
+ * Set figure @key (see the grammar) to @value, replacing an earlier value. 0, -EINVAL for a bad
+ * key, -ENOMEM.
+ */
+int manifest_set_info(struct manifest *m, const char *key, uint64_t value);
+
+/* The value of figure @key: 0 and *value, or -ENOENT. */
+int manifest_get_info(const struct manifest *m, const char *key, uint64_t *value);
+
+/*
+ * Add an entry, with CTIME 0 (set e->ctime_ns through @out if it is known). @type 'f', 'd' or
+ * 'l'; @target is required for 'l' and must be NULL otherwise.
  * Sets *out (may be NULL) to the entry, valid until the next manifest_add*: add the chunks and
  * tables of a file before adding the next entry. 0; -EINVAL for a bad type, mode, path or
  * target, or a uid or gid of -1; -ENOMEM. Duplicate paths are detected by manifest_format().
@@ -119,12 +144,19 @@ int manifest_add_reason(struct manifest *m, const char *fmt, ...)
 int manifest_add(struct manifest *m, char type, const char *path, mode_t mode, uid_t uid, gid_t gid,
 		 int64_t mtime_ns, uint64_t ino, const char *target, struct manifest_entry **out);
 
-/* The same with type, mode, owner, mtime and inode from @st; -EINVAL for other file types. */
+/* The same with type, mode, owner, mtime, ctime and inode from @st; -EINVAL for other types. */
 int manifest_add_stat(struct manifest *m, const char *path, const struct stat *st,
 		      const char *target, struct manifest_entry **out);
 
-/* Append a chunk of @len (>= 1) bytes to file entry @e; grows e->size. 0, -EINVAL, -ENOMEM. */
+/*
+ * Append a chunk of @len (>= 1) plain bytes to file entry @e; grows e->size. Its stored size
+ * (ZLEN) is left unknown: manifest_write() takes it from the store. 0, -EINVAL, -ENOMEM.
+ */
 int manifest_add_chunk(struct manifest_entry *e, const struct store_hash *h, uint64_t len);
+
+/* The same when the chunk's stored size @zlen is known (0 = unknown). */
+int manifest_add_chunk_z(struct manifest_entry *e, const struct store_hash *h, uint64_t len,
+			 uint64_t zlen);
 
 /*
  * Record that table @name starts at @offset of dump file @e. Offsets must come in nondecreasing
@@ -135,7 +167,7 @@ int manifest_add_table(struct manifest_entry *e, const char *name, uint64_t offs
 /*
  * Check @m and serialise it (entries sorted by path) into a malloc'd buffer (*out, *len).
  * 0; -EINVAL with a message if @m breaks a rule above (duplicate path, table offset past the
- * end); -ENOMEM.
+ * end, a chunk whose ZLEN is unknown); -ENOMEM.
  */
 int manifest_format(struct manifest *m, char **out, size_t *len, char *err, size_t errlen);
 
@@ -155,8 +187,10 @@ long manifest_chunk_at(const struct manifest_entry *e, uint64_t offset);
 /*
  * Write @m as STATE_DIR/store/snapshots/@name (mode 0600) atomically: temp file "tmp.*" in the
  * same directory, fsync, rename without replacing, fsync the directory. The chunks it names must
- * be durable already (store_flush). 0; -EEXIST if that snapshot exists; -EINVAL for a bad name
- * or manifest; another negative errno for an I/O error, with a message.
+ * be durable already (store_flush). A chunk whose ZLEN is unknown gets the size of its file in
+ * STATE_DIR/store/chunks (so @m is changed); a missing one is -ENOENT naming it. 0; -EEXIST if
+ * that snapshot exists; -EINVAL for a bad name or manifest; another negative errno for an I/O
+ * error, with a message.
  */
 int manifest_write(const char *state_dir, const char *name, struct manifest *m, char *err,
 		   size_t errlen);

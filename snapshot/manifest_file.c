@@ -73,6 +73,47 @@ static int publish(int dfd, const char *tmp, const char *name)
 	return 0;
 }
 
+/* Give every chunk whose stored size is unknown the size of its file in the store. */
+static int fill_zlen(const char *state_dir, struct manifest *m, char *err, size_t errlen)
+{
+	char path[4096];
+	int sfd, ret = 0;
+
+	snprintf(path, sizeof(path), "%s/store", state_dir);
+	sfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sfd < 0) {
+		ret = -errno;
+		msg(err, errlen, "manifest: opening %s: %s", path, strerror(errno));
+		return ret;
+	}
+	for (size_t i = 0; i < m->n && !ret; i++) {
+		struct manifest_entry *e = &m->v[i];
+
+		for (size_t k = 0; k < e->nchunks && !ret; k++) {
+			struct manifest_chunk *c = &e->chunks[k];
+			char rel[96];
+			struct stat st;
+
+			if (c->zlen)
+				continue;
+			store_chunk_relpath(&c->hash, rel, sizeof(rel));
+			if (fstatat(sfd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+				ret = -errno;
+				msg(err, errlen, "manifest: chunk %s of %s: %s", rel, e->path,
+				    strerror(errno));
+			} else if (!S_ISREG(st.st_mode) || st.st_size <= 0) {
+				ret = -EIO;
+				msg(err, errlen, "manifest: chunk %s of %s is not a zstd frame",
+				    rel, e->path);
+			} else {
+				c->zlen = (uint64_t)st.st_size;
+			}
+		}
+	}
+	close(sfd);
+	return ret;
+}
+
 int manifest_write(const char *state_dir, const char *name, struct manifest *m, char *err,
 		   size_t errlen)
 {
@@ -85,6 +126,9 @@ int manifest_write(const char *state_dir, const char *name, struct manifest *m, 
 		msg(err, errlen, "manifest: bad snapshot name '%s'", name);
 		return -EINVAL;
 	}
+	ret = fill_zlen(state_dir, m, err, errlen);
+	if (ret)
+		return ret;
 	ret = manifest_format(m, &buf, &len, err, errlen);
 	if (ret)
 		return ret;

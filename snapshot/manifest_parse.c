@@ -204,15 +204,15 @@ static int parse_head(struct manifest *m, struct cursor *c, bool *incomplete)
 	return 0;
 }
 
-/* An entry line "T MODE UID GID SIZE MTIME INO PATH" with the following lines that belong to it. */
+/* An entry line "T MODE UID GID SIZE MTIME CTIME INO PATH" with the lines that belong to it. */
 static int parse_entry(struct manifest *m, struct cursor *c, const char *prev)
 {
 	const char *p = c->line + 2;
-	uint64_t mode, uid, gid, size, ino, len;
+	uint64_t mode, uid, gid, size, ino, len, zlen;
 	struct manifest_entry *e;
 	char type = c->line[0];
 	char *path = NULL, *target = NULL;
-	int64_t mtime;
+	int64_t mtime, ctime;
 	int ret;
 
 	if (c->eol - p < 5 || p[4] != ' ' || p[0] < '0' || p[0] > '7' || p[1] < '0' || p[1] > '7' ||
@@ -224,6 +224,7 @@ static int parse_entry(struct manifest *m, struct cursor *c, const char *prev)
 	    (ret = unum(c, &p, false, UINT32_MAX - 1, &gid, "gid")) ||
 	    (ret = unum(c, &p, false, UINT64_MAX, &size, "size")) ||
 	    (ret = snum(c, &p, false, &mtime, "mtime")) ||
+	    (ret = snum(c, &p, false, &ctime, "ctime")) ||
 	    (ret = unum(c, &p, false, UINT64_MAX, &ino, "inode")) ||
 	    (ret = text(c, p, &path, "path")))
 		return ret;
@@ -252,6 +253,7 @@ static int parse_entry(struct manifest *m, struct cursor *c, const char *prev)
 		ret = bad(c, "bad path");
 	if (ret)
 		goto out;
+	e->ctime_ns = ctime;
 	if (type == 'l' && e->size != size) {
 		ret = bad(c, "symlink size is not the target's length");
 		goto out;
@@ -274,8 +276,12 @@ static int parse_entry(struct manifest *m, struct cursor *c, const char *prev)
 				goto out;
 			}
 			p += STORE_HEX_LEN + 1;
-			ret = unum(c, &p, true, UINT64_MAX, &len, "chunk length");
-			if (!ret && (!len || manifest_add_chunk(e, &h, len)))
+			ret = unum(c, &p, false, UINT64_MAX, &len, "chunk length");
+			if (!ret)
+				ret = unum(c, &p, true, UINT64_MAX, &zlen, "chunk stored size");
+			if (!ret && !zlen)
+				ret = bad(c, "bad chunk stored size");
+			if (!ret && (!len || manifest_add_chunk_z(e, &h, len, zlen)))
 				ret = bad(c, "bad chunk length");
 			if (ret)
 				goto out;
@@ -316,6 +322,28 @@ static int parse_reason(struct manifest *m, struct cursor *c, const char *p)
 	return ret;
 }
 
+/* "info KEY VALUE", keys strictly increasing. */
+static int parse_info(struct manifest *m, struct cursor *c, const char *p)
+{
+	const char *sp = memchr(p, ' ', (size_t)(c->eol - p));
+	char key[33];
+	uint64_t v;
+	int ret;
+
+	if (!sp || sp == p || sp - p > 32)
+		return bad(c, "bad info key");
+	memcpy(key, p, (size_t)(sp - p));
+	key[sp - p] = '\0';
+	if (m->ninfos && strcmp(m->infos[m->ninfos - 1].key, key) >= 0)
+		return bad(c, "info key out of order or repeated");
+	p = sp + 1;
+	ret = unum(c, &p, true, UINT64_MAX, &v, "info value");
+	if (ret)
+		return ret;
+	ret = manifest_set_info(m, key, v);
+	return ret == -EINVAL ? bad(c, "bad info key") : ret;
+}
+
 int manifest_parse(struct manifest *m, const char *buf, size_t len, char *err, size_t errlen)
 {
 	struct cursor c = {.buf = buf, .end = buf + len, .err = err, .errlen = errlen};
@@ -345,6 +373,14 @@ int manifest_parse(struct manifest *m, const char *buf, size_t len, char *err, s
 		return ret;
 	if (incomplete && !m->nreasons)
 		return bad(&c, "an incomplete snapshot without a reason");
+	while (ret > 0 && starts(&c, "info", &p)) {
+		ret = parse_info(m, &c, p);
+		if (ret)
+			return ret;
+		ret = next_line(&c);
+	}
+	if (ret < 0)
+		return ret;
 	for (;;) {
 		if (!ret)
 			return bad(&c, "no \"end\" line (cut off?)");

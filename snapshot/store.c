@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -204,7 +205,39 @@ DIR *store_open_subdir(struct store *s, const char *rel)
 	return dir;
 }
 
-static int cleanup_dir(struct store *s, const char *rel, time_t now, unsigned min_age,
+#define ORPHAN_AGE (24 * 3600) /* a temp file without a pid in its name is stale after this */
+
+/*
+ * The writer's pid in a temp file name: "tmp.NAME.PID" or "tmp.NAME.PID.SEQ" (NAME holds no
+ * dot), as store_write_atomic and manifest_write make them; 0 if there is none.
+ */
+static pid_t tmp_pid(const char *name)
+{
+	const char *p = strchr(name + 4, '.');
+	long long v = 0;
+
+	if (!p || p[1] < '1' || p[1] > '9')
+		return 0;
+	for (p++; *p >= '0' && *p <= '9'; p++) {
+		v = v * 10 + (*p - '0');
+		if (v > 0x7fffffff)
+			return 0;
+	}
+	return *p == '.' || !*p ? (pid_t)v : 0;
+}
+
+/* Is the temp file @name (with @st) left by a writer that is gone? */
+static bool orphan(const char *name, const struct stat *st, time_t now)
+{
+	pid_t pid = tmp_pid(name);
+
+	if (!pid)
+		return now - st->st_mtime >= ORPHAN_AGE;
+	return pid != getpid() && kill(pid, 0) < 0 && errno == ESRCH;
+}
+
+/* min_age < 0: remove orphans only (see orphan()). */
+static int cleanup_dir(struct store *s, const char *rel, time_t now, long min_age,
 		       unsigned *removed)
 {
 	DIR *dir = store_open_subdir(s, rel);
@@ -222,7 +255,8 @@ static int cleanup_dir(struct store *s, const char *rel, time_t now, unsigned mi
 		snprintf(path, sizeof(path), "%s/%s", rel, de->d_name);
 		if (fstatat(s->fd, path, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue; /* gone meanwhile */
-		if (min_age && now - st.st_mtime < (time_t)min_age)
+		if (min_age < 0 ? !orphan(de->d_name, &st, now)
+				: min_age && now - st.st_mtime < (time_t)min_age)
 			continue;
 		if (s->io->unlinkat(s->fd, path, 0) == 0)
 			(*removed)++;
@@ -233,8 +267,7 @@ static int cleanup_dir(struct store *s, const char *rel, time_t now, unsigned mi
 	return ret;
 }
 
-int store_cleanup_tmp(struct store *s, unsigned min_age, unsigned *removed, char *err,
-		      size_t errlen)
+static int cleanup(struct store *s, long min_age, unsigned *removed, char *err, size_t errlen)
 {
 	time_t now = time(NULL);
 	unsigned count = 0;
@@ -257,6 +290,17 @@ int store_cleanup_tmp(struct store *s, unsigned min_age, unsigned *removed, char
 	if (removed)
 		*removed = count;
 	return ret;
+}
+
+int store_cleanup_tmp(struct store *s, unsigned min_age, unsigned *removed, char *err,
+		      size_t errlen)
+{
+	return cleanup(s, (long)min_age, removed, err, errlen);
+}
+
+int store_cleanup_orphans(struct store *s, unsigned *removed, char *err, size_t errlen)
+{
+	return cleanup(s, -1, removed, err, errlen);
 }
 
 void store_get_stats(struct store *s, struct store_stats *out)

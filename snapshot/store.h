@@ -176,6 +176,15 @@ int store_dict_load(struct store *s, char *err, size_t errlen);
 int store_cleanup_tmp(struct store *s, unsigned min_age, unsigned *removed, char *err,
 		      size_t errlen);
 
+/*
+ * Remove the temp files ("tmp.*") of chunks/, dicts/ and snapshots/ whose writer is gone: the
+ * process whose pid the name holds (as the store and manifest_write name them: "tmp.NAME.PID"
+ * or "tmp.NAME.PID.SEQ") runs no more, or the name holds no pid and the file is a day old.
+ * Safe while other processes write: their temp files carry live pids. Sets *removed (may be
+ * NULL). 0 or a negative errno with a message.
+ */
+int store_cleanup_orphans(struct store *s, unsigned *removed, char *err, size_t errlen);
+
 /* Counters since store_open (a consistent copy). */
 void store_get_stats(struct store *s, struct store_stats *out);
 

@@ -23,8 +23,8 @@ static int str_eq(const char *a, const char *b)
 static int entry_eq(const struct manifest_entry *a, const struct manifest_entry *b)
 {
 	if (a->type != b->type || a->mode != b->mode || a->uid != b->uid || a->gid != b->gid ||
-	    a->size != b->size || a->mtime_ns != b->mtime_ns || a->ino != b->ino ||
-	    !str_eq(a->path, b->path) || !str_eq(a->target, b->target) ||
+	    a->size != b->size || a->mtime_ns != b->mtime_ns || a->ctime_ns != b->ctime_ns ||
+	    a->ino != b->ino || !str_eq(a->path, b->path) || !str_eq(a->target, b->target) ||
 	    a->nchunks != b->nchunks || a->ntables != b->ntables)
 		return 0;
 	for (size_t i = 0; i < a->nchunks; i++)
@@ -40,8 +40,12 @@ static int entry_eq(const struct manifest_entry *a, const struct manifest_entry 
 static int manifest_eq(const struct manifest *a, const struct manifest *b)
 {
 	if (a->time != b->time || strcmp(a->commit, b->commit) || a->nreasons != b->nreasons ||
-	    a->n != b->n)
+	    a->ninfos != b->ninfos || a->n != b->n)
 		return 0;
+	for (size_t i = 0; i < a->ninfos; i++)
+		if (strcmp(a->infos[i].key, b->infos[i].key) ||
+		    a->infos[i].value != b->infos[i].value)
+			return 0;
 	for (size_t i = 0; i < a->nreasons; i++)
 		if (strcmp(a->reasons[i], b->reasons[i]))
 			return 0;

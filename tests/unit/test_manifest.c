@@ -27,16 +27,21 @@ static void build(struct manifest *m)
 	CHECK_INT(manifest_add(m, 'f', "db/clemence_db.sql", 0600, 0, 0, 1759284000123456789LL, 0,
 			       NULL, &e),
 		  0);
+	e->ctime_ns = 1759284000123456789LL;
 	hash_of("hello", &h);
-	CHECK_INT(manifest_add_chunk(e, &h, 5), 0);
+	CHECK_INT(manifest_add_chunk_z(e, &h, 5, 14), 0);
 	hash_of("world!", &h);
-	CHECK_INT(manifest_add_chunk(e, &h, 6), 0);
+	CHECK_INT(manifest_add_chunk_z(e, &h, 6, 15), 0);
 	CHECK_INT(manifest_add_table(e, "posts", 0), 0);
 	CHECK_INT(manifest_add_table(e, "wp users", 5), 0);
-	CHECK_INT(manifest_add(m, 'd', "db", 0700, 0, 0, -1500000000, 12, NULL, NULL), 0);
+	CHECK_INT(manifest_add(m, 'd', "db", 0700, 0, 0, -1500000000, 12, NULL, &e), 0);
+	e->ctime_ns = -1500000000;
 	CHECK_INT(manifest_add(m, 'l', "uploads/latest", 0777, 33, 33, 0, 99, "2025/10", NULL), 0);
-	CHECK_INT(manifest_add(m, 'f', "uploads/empty", 04755, 33, 4294967294u, 1, 7, NULL, NULL),
-		  0);
+	CHECK_INT(manifest_add(m, 'f', "uploads/empty", 04755, 33, 4294967294u, 1, 7, NULL, &e), 0);
+	e->ctime_ns = 2;
+	CHECK_INT(manifest_set_info(m, "bytes_read", 7), 0);
+	CHECK_INT(manifest_set_info(m, "bytes_new", 4096), 0);
+	CHECK_INT(manifest_set_info(m, "bytes_read", 11), 0);
 }
 
 static const char golden[] =
@@ -44,14 +49,16 @@ static const char golden[] =
     "time 1759284000\n"
     "commit 3f2a9c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b\n"
     "status complete\n"
-    "d 0700 0 0 0 -1500000000 12 db\n"
-    "f 0600 0 0 11 1759284000123456789 0 db/clemence_db.sql\n"
-    "c 2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824 5\n"
-    "c 711e9609339e92b03ddc0a211827dba421f38f9ed8b9d806e1ffdd8c15ffa03d 6\n"
+    "info bytes_new 4096\n"
+    "info bytes_read 11\n"
+    "d 0700 0 0 0 -1500000000 -1500000000 12 db\n"
+    "f 0600 0 0 11 1759284000123456789 1759284000123456789 0 db/clemence_db.sql\n"
+    "c 2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824 5 14\n"
+    "c 711e9609339e92b03ddc0a211827dba421f38f9ed8b9d806e1ffdd8c15ffa03d 6 15\n"
     "table 0 posts\n"
     "table 5 wp users\n"
-    "f 4755 33 4294967294 0 1 7 uploads/empty\n"
-    "l 0777 33 33 7 0 99 uploads/latest\n"
+    "f 4755 33 4294967294 0 1 2 7 uploads/empty\n"
+    "l 0777 33 33 7 0 0 99 uploads/latest\n"
     "t 2025/10\n"
     "end\n";
 
@@ -81,13 +88,21 @@ static void test_format_parse(void)
 	CHECK(e && manifest_chunk_at(e, 0) == 0 && manifest_chunk_at(e, 4) == 0 &&
 	      manifest_chunk_at(e, 5) == 1 && manifest_chunk_at(e, 10) == 1 &&
 	      manifest_chunk_at(e, 11) == -1);
-	CHECK(e && e->chunks[1].offset == 5 && e->chunks[1].len == 6);
+	CHECK(e && e->chunks[1].offset == 5 && e->chunks[1].len == 6 && e->chunks[1].zlen == 15);
+	CHECK(e && e->ctime_ns == 1759284000123456789LL);
+	{
+		uint64_t v = 0;
+
+		CHECK(p.ninfos == 2 && !manifest_get_info(&p, "bytes_read", &v) && v == 11);
+		CHECK_INT(manifest_get_info(&p, "nope", &v), -ENOENT);
+	}
 	e = manifest_find(&p, "uploads/latest");
 	CHECK(e && e->type == 'l' && e->target && !strcmp(e->target, "2025/10") && e->ino == 99);
 	e = manifest_find(&p, "db");
 	CHECK(e && e->type == 'd' && e->mtime_ns == -1500000000);
 	e = manifest_find(&p, "uploads/empty");
-	CHECK(e && e->mode == 04755 && e->gid == 4294967294u && e->size == 0 && !e->nchunks);
+	CHECK(e && e->mode == 04755 && e->gid == 4294967294u && e->size == 0 && !e->nchunks &&
+	      e->ctime_ns == 2);
 	CHECK(manifest_find(&p, "nope") == NULL);
 	CHECK_INT(manifest_format(&p, &buf2, &len2, err, sizeof(err)), 0);
 	CHECK_MSG(len2 == len && !memcmp(buf, buf2, len), "format(parse(x)) == x");
@@ -160,17 +175,31 @@ static void test_builder_rejects(void)
 	CHECK_INT(manifest_add(&m, 'l', "a", 0777, 0, 0, 0, 0, "", NULL), -EINVAL);
 	CHECK_INT(manifest_add(&m, 'f', "a", 0644, 0, 0, 0, 0, "t", NULL), -EINVAL);
 	CHECK_INT(manifest_set_commit(&m, "ABCDEF"), -EINVAL);
+	CHECK_INT(manifest_set_info(&m, "", 1), -EINVAL);
+	CHECK_INT(manifest_set_info(&m, "Bytes", 1), -EINVAL);
+	CHECK_INT(manifest_set_info(&m, "1x", 1), -EINVAL);
+	CHECK_INT(manifest_set_info(&m, "a b", 1), -EINVAL);
+	CHECK_INT(manifest_set_info(&m, "abcdefghijklmnopqrstuvwxyz_01234567", 1), -EINVAL);
+	CHECK_INT(manifest_set_info(&m, "abcdefghijklmnopqrstuvwxyz_01234", 1), 0);
 	CHECK_INT(manifest_add(&m, 'f', "a", 0644, 0, 0, 0, 0, NULL, &e), 0);
 	CHECK_INT(manifest_add_chunk(e, &h, 0), -EINVAL);
 	CHECK_INT(manifest_add_table(e, "t2", 10), 0);
 	CHECK_INT(manifest_add_table(e, "t1", 9), -EINVAL);
 	CHECK_INT(manifest_format(&m, &buf, &len, err, sizeof(err)), -EINVAL); /* 10 > size 0 */
 	CHECK_INT(manifest_add_chunk(e, &h, 10), 0);
+	CHECK_INT(manifest_format(&m, &buf, &len, err, sizeof(err)), -EINVAL); /* zlen unknown */
+	CHECK_MSG(strstr(err, "stored size") != NULL, "unknown stored size named: %s", err);
+	e->chunks[0].zlen = 20;
+	CHECK_INT(manifest_format(&m, &buf, &len, err, sizeof(err)), 0);
+	free(buf);
+	buf = NULL;
 	CHECK_INT(manifest_add(&m, 'd', "a", 0755, 0, 0, 0, 0, NULL, NULL), 0);
 	CHECK_INT(manifest_format(&m, &buf, &len, err, sizeof(err)), -EINVAL);
 	CHECK_MSG(strstr(err, "twice") != NULL, "duplicate path named: %s", err);
 	manifest_free(&m);
 }
+
+#define D "d 0700 0 0 0 -1500000000 -1500000000 12 "
 
 /* Each of these, put in place of the golden text, must be rejected. */
 static void test_parse_rejects(void)
@@ -190,35 +219,56 @@ static void test_parse_rejects(void)
 	    {"status complete\n", "status complete\nreason x\n"},
 	    {"status complete\n", "status done\n"},
 	    {"d 0700 0 0 0", "d 0700 0 0 1"},
-	    {"d 0700 0 0 0 -1500000000 12 db\n", "d 700 0 0 0 -1500000000 12 db\n"},
-	    {"d 0700 0 0 0 -1500000000 12 db\n", "d 0800 0 0 0 -1500000000 12 db\n"},
-	    {"d 0700 0 0 0 -1500000000 12 db\n", "d 0700 0 0 0 -1500000000 12 db/\n"},
-	    {"d 0700 0 0 0 -1500000000 12 db\n", "d 0700 0 0 0 -1500000000 12 ../db\n"},
-	    {"d 0700 0 0 0 -1500000000 12 db\n", "d 0700 0 0 0 -1500000000 12 \n"},
-	    {"d 0700 0 0 0 -1500000000 12 db\n", "d 0700 0 0 0 -1500000000 12  db\n"},
-	    {"d 0700 0 0 0 -1500000000 12 db\n", "d 0700 0 0 0 -1500000000 12 d\\142\n"},
-	    {"d 0700 0 0 0 -1500000000 12 db\n", "d 0700 0 0 0 -1500000000 12 d\tb\n"},
-	    {"d 0700 0 0 0 -1500000000 12 db\n", "d 0700 0 0 0 -1500000000 12 d\\000b\n"},
-	    {"d 0700 0 0 0 -1500000000 12 db\n", "d 0700 0 0 0 -1500000000 12 d\\4000b\n"},
-	    {"d 0700 0 0 0 -1500000000 12 db\n", "d 0700 0 0 0 -1500000000 12 db\\01\n"},
-	    {"d 0700 0 0 0 -1500000000 12 db\n", "x 0700 0 0 0 -1500000000 12 db\n"},
-	    {"d 0700 0 0 0 -1500000000 12 db\n", "d 0700 0 0 0 -1500000000 db\n"},
-	    {"d 0700 0 0 0 -1500000000 12 db\n", "d 0700 0 0 0 -1500000000 12 db\nc 00 1\n"},
-	    {"d 0700 0 0 0 -1500000000 12 db\n",
-	     "d 0700 0 0 0 -1500000000 12 db\nd 0700 0 0 0 0 0 db\n"},
-	    {"d 0700 0 0 0 -1500000000 12 db\n", "d 0700 0 0 0 -1500000000 12 zz\n"},
+	    {D "db\n", "d 700 0 0 0 -1500000000 -1500000000 12 db\n"},
+	    {D "db\n", "d 0800 0 0 0 -1500000000 -1500000000 12 db\n"},
+	    {D "db\n", D "db/\n"},
+	    {D "db\n", D "../db\n"},
+	    {D "db\n", D "\n"},
+	    {D "db\n", D " db\n"},
+	    {D "db\n", D "d\\142\n"},
+	    {D "db\n", D "d\tb\n"},
+	    {D "db\n", D "d\\000b\n"},
+	    {D "db\n", D "d\\4000b\n"},
+	    {D "db\n", D "db\\01\n"},
+	    {D "db\n", "x 0700 0 0 0 -1500000000 -1500000000 12 db\n"},
+	    {D "db\n", "d 0700 0 0 0 -1500000000 12 db\n"},
+	    {D "db\n", "d 0700 0 0 0 -1500000000 -01 12 db\n"},
+	    {D "db\n", D "db\nc 00 1\n"},
+	    {D "db\n", D "db\nd 0700 0 0 0 0 0 0 db\n"},
+	    {D "db\n", D "zz\n"},
 	    {"f 0600 0 0 11", "f 0600 0 0 12"},
 	    {"f 0600 0 0 11", "f 0600 0 4294967296 11"},
 	    {"f 0600 0 0 11", "f 0600 4294967295 0 11"},
 	    {"c 2cf2", "c 2CF2"},
-	    {"e1ffdd8c15ffa03d 6\n", "e1ffdd8c15ffa03d 06\n"},
-	    {"e1ffdd8c15ffa03d 6\n", "e1ffdd8c15ffa03d 6 \n"},
-	    {"b9824 5\n", "b9824 0\n"},
+	    {"e1ffdd8c15ffa03d 6 15\n", "e1ffdd8c15ffa03d 06 15\n"},
+	    {"e1ffdd8c15ffa03d 6 15\n", "e1ffdd8c15ffa03d 6 15 \n"},
+	    {"e1ffdd8c15ffa03d 6 15\n", "e1ffdd8c15ffa03d 6\n"},
+	    {"e1ffdd8c15ffa03d 6 15\n", "e1ffdd8c15ffa03d 6 0\n"},
+	    {"e1ffdd8c15ffa03d 6 15\n", "e1ffdd8c15ffa03d 6 015\n"},
+	    {"e1ffdd8c15ffa03d 6 15\n", "e1ffdd8c15ffa03d 6  15\n"},
+	    {"b9824 5 14\n", "b9824 0 14\n"},
+	    {"info bytes_new 4096\n", "info bytes_new 04096\n"},
+	    {"info bytes_new 4096\n", "info bytes_new\n"},
+	    {"info bytes_new 4096\n", "info Bytes_new 4096\n"},
+	    {"info bytes_new 4096\n", "info 9bytes 4096\n"},
+	    {"info bytes_new 4096\n", "info bytes-new 4096\n"},
+	    {"info bytes_new 4096\n", "info  bytes_new 4096\n"},
+	    {"info bytes_new 4096\n", "info bytes_new 4096 1\n"},
+	    {"info bytes_new 4096\n", "info bytes_new -1\n"},
+	    {"info bytes_new 4096\n", "info bytes_read 4096\n"},
+	    {"info bytes_new 4096\ninfo bytes_read 11\n",
+	     "info bytes_read 11\ninfo bytes_new 4096\n"},
+	    {"info bytes_new 4096\n", "info abcdefghijklmnopqrstuvwxyz_0123456 1\n"},
+	    {"status complete\ninfo bytes_new 4096\n",
+	     "status incomplete\ninfo bytes_new 4096\nreason x\n"},
 	    {"table 0 posts\n", "table -1 posts\n"},
 	    {"table 0 posts\n", "table 12 posts\n"},
 	    {"table 5 wp users\n",
 	     "table 5 wp users\nc 2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824 "
-	     "5\n"},
+	     "5 14\n"},
+	    {"f 4755 33 4294967294 0 1 2 7", "f 4755 33 4294967294 0 1 7"},
+	    {"f 4755 33 4294967294 0 1 2 7", "f 4755 33 4294967294 0 1 +2 7"},
+	    {"uploads/latest\n", "uploads/latest\ninfo a 1\n"},
 	    {"table 5 wp users\n", "table 5 \n"},
 	    {"table 5 wp users\n", "table 5 wp users\ntable 1 x\n"},
 	    {"t 2025/10\n", ""},

@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zdict.h>
 #include <zstd.h>
@@ -504,6 +505,41 @@ static void test_cleanup(void)
 	free(dir);
 }
 
+/* Orphans: temp files whose writer (the pid in the name) is gone, whatever their age. */
+static void test_cleanup_orphans(void)
+{
+	char *dir = new_state_dir("orphans"), path[512];
+	struct timespec old[2] = {{.tv_sec = 1000000000}, {.tv_sec = 1000000000}};
+	struct store *s = NULL;
+	unsigned removed = 99;
+	pid_t dead = fork();
+
+	if (dead == 0)
+		_exit(0);
+	waitpid(dead, NULL, 0);
+	CHECK_INT(store_open(dir, NULL, &s, err, sizeof(err)), 0);
+	if (!s || dead < 0)
+		return;
+	snprintf(path, sizeof(path), "%s/store/chunks/ab/tmp.abcdef.%d.3", dir, (int)dead);
+	write_file(path, "x", 1);
+	snprintf(path, sizeof(path), "%s/store/snapshots/tmp.2025-10-01.%d", dir, (int)dead);
+	write_file(path, "x", 1);
+	snprintf(path, sizeof(path), "%s/store/chunks/ab/tmp.abcdef.%d.4", dir, (int)getppid());
+	write_file(path, "x", 1); /* a live writer */
+	snprintf(path, sizeof(path), "%s/store/chunks/ab/tmp.abcdef.%d.5", dir, (int)getpid());
+	write_file(path, "x", 1); /* ours */
+	snprintf(path, sizeof(path), "%s/store/chunks/ab/tmp.nopid", dir);
+	write_file(path, "x", 1); /* no pid, new */
+	snprintf(path, sizeof(path), "%s/store/dicts/tmp.nopid.x", dir);
+	write_file(path, "x", 1); /* no pid, old */
+	utimensat(AT_FDCWD, path, old, 0);
+	CHECK_INT(store_cleanup_orphans(s, &removed, err, sizeof(err)), 0);
+	CHECK_INT(removed, 3);
+	CHECK_INT(count_tmp(dir), 3);
+	store_close(s);
+	free(dir);
+}
+
 static int add_chunk(void *arg, const struct store_hash *h, uint64_t size)
 {
 	return manifest_add_chunk(arg, h, size);
@@ -570,7 +606,7 @@ static void test_recover_recipe(void)
 	CHECK_INT(sh("cmp -s '%s' '%s'", orig, out), 0);
 	/* Concatenated chunks are one zstd stream: the short recipe of docs/format.md. */
 	CHECK_INT(
-	    sh("S='%s/store'; awk '$1 == \"f\" && $8 == \"uploads/clemence/big.bin\" "
+	    sh("S='%s/store'; awk '$1 == \"f\" && $9 == \"uploads/clemence/big.bin\" "
 	       "{ f = 1; next }\n f && $1 == \"c\" { print substr($2, 1, 2) \"/\" $2; next }\n"
 	       " f { exit }' \"$S/snapshots/2025-10-01\" |\n"
 	       "(cd \"$S/chunks\" && xargs cat) | zstd -d | cmp -s - '%s'",
@@ -647,6 +683,7 @@ int main(void)
 	test_pool();
 	test_dict();
 	test_cleanup();
+	test_cleanup_orphans();
 	test_recover_recipe();
 	test_doc_matches_script();
 	if (!unit_failed)

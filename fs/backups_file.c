@@ -1,0 +1,249 @@
+/*
+ * backups_file.c - open files of backups/ and history/: a copied buffer (configs, the
+ * .statefs-snapshot text), a manifest file read through the chunk cache, or a dump read as
+ * its stored frames.
+ *
+ * A handle is used by several threads at once (the kernel reads ahead in parallel); all it
+ * holds is immutable except @next, a hint written without a lock.
+ */
+#include "fs/backups_file.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+enum fh_kind {
+	FH_MEM,	  /* @mem */
+	FH_PLAIN, /* a manifest file, decompressed */
+	FH_DUMP,  /* a manifest file, as stored */
+};
+
+struct backups_fh {
+	enum fh_kind kind;
+	char *mem;
+	size_t len;
+	struct backups_man *man; /* a reference, for FH_PLAIN and FH_DUMP */
+	const struct manifest_entry *e;
+	const uint64_t *zoff;
+	uint64_t next; /* where a sequential reader reads next (atomic hint) */
+};
+
+int backups_file_info(struct backups_ctx *c, struct backups_root *r, char **out, size_t *len)
+{
+	struct backups_man *m;
+	char when[64] = "";
+	struct tm tm;
+	time_t t;
+	FILE *f;
+	int ret;
+
+	if (!r->snap)
+		return -ENOENT;
+	ret = backups_snap_manifest(c->snaps, r->snap, &m);
+	if (ret)
+		return ret;
+	t = (time_t)m->m.time;
+	if (localtime_r(&t, &tm))
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %z", &tm);
+	*out = NULL;
+	f = open_memstream(out, len);
+	if (!f) {
+		backups_man_put(m);
+		return -ENOMEM;
+	}
+	fprintf(f, "snapshot %s\ntime %s (%lld)\ncommit %s\nstatus %s\n", r->snap->name, when,
+		(long long)m->m.time, m->m.commit[0] ? m->m.commit : "none",
+		m->m.nreasons ? "incomplete" : "complete");
+	for (size_t i = 0; i < m->m.nreasons; i++)
+		fprintf(f, "reason %s\n", m->m.reasons[i]);
+	backups_man_put(m);
+	if (fclose(f)) {
+		free(*out);
+		*out = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int open_man(struct backups_ctx *c, struct backups_node *n, struct backups_fh *fh)
+{
+	size_t i;
+	int ret;
+
+	ret = backups_snap_manifest(c->snaps, n->root->snap, &fh->man);
+	if (ret)
+		return ret;
+	backups_snaps_readers(c->snaps, 1);
+	i = backups_man_lower_bound(&fh->man->m, 0, fh->man->m.n, n->path);
+	if (i == fh->man->m.n || strcmp(fh->man->m.v[i].path, n->path) ||
+	    fh->man->m.v[i].type != 'f')
+		return -EIO; /* the manifest is not what the node was made from */
+	fh->e = &fh->man->m.v[i];
+	fh->kind = FH_PLAIN;
+	if (backups_is_dump(n->path)) {
+		fh->kind = FH_DUMP;
+		return backups_man_zoff(c->snaps, fh->man, fh->e, &fh->zoff);
+	}
+	return 0;
+}
+
+int backups_file_open(struct backups_ctx *c, struct backups_node *n, struct view_open *o)
+{
+	struct backups_fh *fh;
+	int ret = 0;
+
+	if (S_ISDIR(n->st.st_mode))
+		return -EISDIR;
+	if (!S_ISREG(n->st.st_mode))
+		return -EINVAL;
+	fh = calloc(1, sizeof(*fh));
+	if (!fh)
+		return -ENOMEM;
+	switch (n->kind) {
+	case BN_CFG:
+		fh->kind = FH_MEM;
+		ret = backups_git_blob(c->git, &n->oid, (void **)&fh->mem, &fh->len);
+		break;
+	case BN_INFO:
+		fh->kind = FH_MEM;
+		ret = backups_file_info(c, n->root, &fh->mem, &fh->len);
+		break;
+	case BN_MAN:
+		ret = open_man(c, n, fh);
+		break;
+	default:
+		ret = -EINVAL;
+	}
+	if (ret) {
+		backups_file_release(c, fh);
+		return ret;
+	}
+	o->fh = fh;
+	o->keep_cache = 1; /* immutable */
+	return 0;
+}
+
+void backups_file_release(struct backups_ctx *c, void *p)
+{
+	struct backups_fh *fh = p;
+
+	if (!fh)
+		return;
+	if (fh->man)
+		backups_snaps_readers(c->snaps, -1);
+	backups_man_put(fh->man);
+	free(fh->mem);
+	free(fh);
+}
+
+static ssize_t read_plain(struct backups_ctx *c, struct backups_fh *fh, char *buf, size_t size,
+			  uint64_t off)
+{
+	const struct manifest_entry *e = fh->e;
+	uint64_t pos = off, end = e->size - off < size ? e->size : off + size;
+	long i = manifest_chunk_at(e, off);
+
+	while (pos < end) {
+		const struct manifest_chunk *ch = &e->chunks[i++];
+		const struct backups_chunk *d;
+		uint64_t n = (end < ch->offset + ch->len ? end : ch->offset + ch->len) - pos;
+		int ret = backups_cache_get(c->cache, &ch->hash, &d);
+
+		if (ret)
+			return ret;
+		if (d->len != ch->len) {
+			backups_cache_put(c->cache, d);
+			return -EIO;
+		}
+		memcpy(buf + (pos - off), d->data + (pos - ch->offset), (size_t)n);
+		backups_cache_put(c->cache, d);
+		pos += n;
+	}
+	/* Sequential: have the next chunk decompressed while this one is copied out. */
+	if ((size_t)i < e->nchunks && __atomic_load_n(&fh->next, __ATOMIC_RELAXED) == off)
+		backups_cache_prefetch(c->cache, &e->chunks[i].hash);
+	__atomic_store_n(&fh->next, end, __ATOMIC_RELAXED);
+	return (ssize_t)(end - off);
+}
+
+size_t backups_file_zchunk(const uint64_t *zoff, size_t n, uint64_t off)
+{
+	size_t lo = 0, hi = n;
+
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (zoff[mid] <= off)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static ssize_t read_dump(struct backups_ctx *c, struct backups_fh *fh, char *buf, size_t size,
+			 uint64_t off)
+{
+	const struct manifest_entry *e = fh->e;
+	const uint64_t *z = fh->zoff;
+	uint64_t total = z[e->nchunks], pos = off, end = total - off < size ? total : off + size;
+	size_t i = backups_file_zchunk(z, e->nchunks, off);
+
+	while (pos < end) {
+		uint64_t stop = end < z[i + 1] ? end : z[i + 1];
+		struct stat st;
+		int fd = backups_snaps_chunk_open(c->snaps, &e->chunks[i].hash);
+
+		if (fd < 0)
+			return fd == -ENOENT ? -EIO : fd; /* swept away, or damaged */
+		if (fstat(fd, &st) || (uint64_t)st.st_size != z[i + 1] - z[i]) {
+			close(fd);
+			return -EIO;
+		}
+		while (pos < stop) {
+			ssize_t r = pread(fd, buf + (pos - off), (size_t)(stop - pos),
+					  (off_t)(pos - z[i]));
+
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0) {
+				close(fd);
+				return r < 0 ? -errno : -EIO;
+			}
+			pos += (uint64_t)r;
+		}
+		close(fd);
+		i++;
+	}
+	return (ssize_t)(end - off);
+}
+
+ssize_t backups_file_read(struct backups_ctx *c, void *p, char *buf, size_t size, off_t off)
+{
+	struct backups_fh *fh = p;
+
+	if (off < 0)
+		return -EINVAL;
+	switch (fh->kind) {
+	case FH_MEM:
+		if ((uint64_t)off >= fh->len)
+			return 0;
+		if (size > fh->len - (size_t)off)
+			size = fh->len - (size_t)off;
+		memcpy(buf, fh->mem + off, size);
+		return (ssize_t)size;
+	case FH_PLAIN:
+		if ((uint64_t)off >= fh->e->size)
+			return 0;
+		return read_plain(c, fh, buf, size, (uint64_t)off);
+	case FH_DUMP:
+		if ((uint64_t)off >= fh->zoff[fh->e->nchunks])
+			return 0;
+		return read_dump(c, fh, buf, size, (uint64_t)off);
+	}
+	return -EINVAL;
+}

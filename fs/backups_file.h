@@ -1,0 +1,39 @@
+/*
+ * backups_file.h - reading files out of backups/ and history/.
+ *
+ * Three kinds of file: a config (a git blob, copied at open: configs are small), a file of a
+ * snapshot's manifest (decompressed chunk by chunk through the chunk cache: the chunk holding
+ * an offset is found by binary search over the chunks' offsets, never by scanning; a
+ * sequential reader gets the next chunk loaded ahead), and a database dump (db/NAME.sql.zst:
+ * the stored zstd frames served as they are, each read a pread of the chunk files it spans,
+ * found by binary search over the frames' offsets). An open file holds a reference to its
+ * parsed manifest, and while it is open the store's lock is held shared
+ * (backups_snaps_readers), so it reads to its end even if its snapshot is pruned meanwhile:
+ * the sweep waits for it. Everything is immutable, so the page cache is kept.
+ */
+#ifndef STATEFS_BACKUPS_FILE_H
+#define STATEFS_BACKUPS_FILE_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "fs/backups_tree.h"
+
+/* Open file node @n (BN_CFG, BN_MAN, BN_INFO) for reading: *o filled. 0 or -errno. */
+int backups_file_open(struct backups_ctx *c, struct backups_node *n, struct view_open *o);
+
+/* Read up to @size bytes at @off: the count (0 at the end) or -errno. */
+ssize_t backups_file_read(struct backups_ctx *c, void *fh, char *buf, size_t size, off_t off);
+
+void backups_file_release(struct backups_ctx *c, void *fh);
+
+/*
+ * The text of @r's .statefs-snapshot (its name, time, config commit, status and the reasons
+ * it is incomplete) in a malloc'd buffer. 0 or -errno.
+ */
+int backups_file_info(struct backups_ctx *c, struct backups_root *r, char **out, size_t *len);
+
+/* Chunk index of byte @off in frames @zoff (@n chunks): the i with zoff[i] <= off < zoff[i+1]. */
+size_t backups_file_zchunk(const uint64_t *zoff, size_t n, uint64_t off);
+
+#endif
