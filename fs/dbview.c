@@ -9,10 +9,12 @@
 #include "fs/dbrestore.h"
 #include "fs/dbstream.h"
 #include "fs/live.h"
+#include "restore/load.h"
 
 #include <fuse_log.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +35,27 @@ struct dbhandle {
 	struct dbstream *stream;
 	struct dbrestore *restore;
 };
+
+/* At start-up: drop what restores interrupted by a crash left on the servers. On a thread,
+ * so that a database that is down does not hold up the mount. */
+static void *cleanup_stale(void *arg)
+{
+	const struct mtab *tab = arg;
+
+	for (size_t i = 0; i < tab->ndbs; i++) {
+		char err[512] = "";
+		unsigned dropped = 0;
+
+		if (restore_cleanup_stale(&tab->dbs[i], &dropped, err, sizeof(err)))
+			fuse_log(FUSE_LOG_WARNING, "statefs: db/%s.sql.zst: cannot look for a "
+				 "crashed restore's leftovers: %s\n", tab->dbs[i].name, err);
+		else if (dropped)
+			fuse_log(FUSE_LOG_INFO, "statefs: db/%s.sql.zst: dropped %u staging "
+				 "database(s) left by an interrupted restore\n", tab->dbs[i].name,
+				 dropped);
+	}
+	return NULL;
+}
 
 static int dbv_init(struct sfs *fs, struct view *v, void **priv, char *err, size_t errlen)
 {
@@ -67,6 +90,10 @@ static int dbv_init(struct sfs *fs, struct view *v, void **priv, char *err, size
 	clock_gettime(CLOCK_REALTIME, &d->started);
 	d->timeout = 1.0;
 	*priv = d;
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, cleanup_stale, fs->tab) == 0)
+		pthread_detach(t);
 	return 0;
 }
 
