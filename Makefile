@@ -70,7 +70,8 @@ deps:
 		build-essential pkg-config clang libclang-rt-dev \
 		libfuse3-dev fuse3 libgit2-dev libzstd-dev zstd libssl-dev \
 		default-libmysqlclient-dev mariadb-server mariadb-client \
-		git vim-nox python3 attr acl util-linux procps
+		git vim-nox python3 attr acl util-linux procps \
+		systemd man-db groff-base restic time
 	@echo "deps: installed"
 
 unit: $(UNIT_BINS)
@@ -97,7 +98,7 @@ UNITDIR ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,/etc/systemd/system
 COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
 UNITS := statefs.service statefs-snapshot.service statefs-snapshot.timer \
 	statefs-verify.service statefs-verify.timer
-ETC := $(DESTDIR)$(SYSCONFDIR)/statefs
+INSTALL_ETC := $(DESTDIR)$(SYSCONFDIR)/statefs
 
 install: statefs
 	install -D -m 0755 statefs $(DESTDIR)$(BINDIR)/statefs
@@ -110,11 +111,11 @@ install: statefs
 			>$(DESTDIR)$(UNITDIR)/$$u.new && chmod 0644 $(DESTDIR)$(UNITDIR)/$$u.new && \
 		mv -f $(DESTDIR)$(UNITDIR)/$$u.new $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
 	done
-	install -D -m 0644 contrib/statefs.conf.example $(ETC)/statefs.conf.example
-	install -D -m 0600 contrib/client.cnf.example $(ETC)/client.cnf.example
-	@if [ ! -e $(ETC)/statefs.conf ]; then \
-		install -m 0644 contrib/statefs.conf.example $(ETC)/statefs.conf && \
-		echo "install: made $(ETC)/statefs.conf from the example: edit it (statefs.conf(5))"; \
+	install -D -m 0644 contrib/statefs.conf.example $(INSTALL_ETC)/statefs.conf.example
+	install -D -m 0600 contrib/client.cnf.example $(INSTALL_ETC)/client.cnf.example
+	@if [ ! -e $(INSTALL_ETC)/statefs.conf ]; then \
+		install -m 0644 contrib/statefs.conf.example $(INSTALL_ETC)/statefs.conf && \
+		echo "install: made $(INSTALL_ETC)/statefs.conf from the example: edit it (statefs.conf(5))"; \
 	fi
 	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
 
@@ -129,9 +130,9 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/statefs $(DESTDIR)$(MANDIR)/man8/statefs.8 \
 		$(DESTDIR)$(MANDIR)/man5/statefs.conf.5 $(DESTDIR)$(COMPLETIONDIR)/statefs \
 		$(addprefix $(DESTDIR)$(UNITDIR)/,$(UNITS)) \
-		$(ETC)/statefs.conf.example $(ETC)/client.cnf.example
+		$(INSTALL_ETC)/statefs.conf.example $(INSTALL_ETC)/client.cnf.example
 	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
-	@echo "uninstall: kept $(ETC)/statefs.conf, the option files and the state directory"
+	@echo "uninstall: kept $(INSTALL_ETC)/statefs.conf, the option files and the state directory"
 
 clean:
 	rm -rf build statefs

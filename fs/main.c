@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <syslog.h>
@@ -52,7 +53,7 @@ static const struct {
 	{"check", cmd_check, &cmd_stub_check,
 	 "check [-c CONFIG] [--read-data]       verify the snapshots and the chunk store"},
 	{"restore", cmd_restore, &cmd_stub_restore,
-	 "restore [-c CONFIG] SNAPSHOT PATH     restore a database or files without a mount"},
+	 "restore [-c CONFIG] FILE|- db/NAME    restore a database from a dump, without a mount"},
 	{"status", cmd_status, &cmd_stub_status,
 	 "status [-c CONFIG] [--json]           mounted?, last snapshot, store size, last errors"},
 	{"verify", cmd_verify, &cmd_stub_verify,
@@ -122,10 +123,25 @@ static void log_func(enum fuse_log_level level, const char *fmt, va_list ap)
 {
 	if (level == FUSE_LOG_DEBUG && !log_debug)
 		return;
-	if (log_foreground)
-		vfprintf(stderr, fmt, ap);
-	else
+	if (!log_foreground) {
 		vsyslog((int)level, fmt, ap);
+		return;
+	}
+	/* under systemd (Type=notify, -f) stderr goes to the journal: give it the level */
+	if (getenv("JOURNAL_STREAM"))
+		fprintf(stderr, "<%d>", (int)level);
+	vfprintf(stderr, fmt, ap);
+}
+
+/* One descriptor per object the kernel knows: lift the soft limit to the hard one. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 }
 
 /* Tell systemd (or a test) that the mount is ready: the sd_notify protocol, READY=1. */
@@ -176,6 +192,7 @@ static int mount_main(int argc, char **argv)
 		ret = 2;
 		goto out;
 	}
+	raise_nofile();
 	log_foreground = cl.foreground;
 	log_debug = cl.debug;
 	fuse_set_log_func(log_func);
@@ -237,7 +254,8 @@ static int mount_main(int argc, char **argv)
 
 		ret = fuse_session_loop_mt(fs.se, &lc);
 	}
-	ret = ret ? 1 : 0;
+	/* a stop by SIGTERM/SIGINT (systemctl stop, umount) is a clean end */
+	ret = (ret == 0 || fuse_session_exited(fs.se)) ? 0 : 1;
 	watch_stop(watch);
 out_unmount:
 	fuse_session_unmount(fs.se);
