@@ -117,11 +117,11 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 	return 1;
 }
 
-static int log_foreground = 1, log_debug;
+static int log_foreground = 1, log_debug, log_quiet;
 
 static void log_func(enum fuse_log_level level, const char *fmt, va_list ap)
 {
-	if (level == FUSE_LOG_DEBUG && !log_debug)
+	if ((level == FUSE_LOG_DEBUG && !log_debug) || (log_quiet && level > FUSE_LOG_WARNING))
 		return;
 	if (!log_foreground) {
 		vsyslog((int)level, fmt, ap);
@@ -288,6 +288,9 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (argc >= 2 && argv[1][0] != '-' && !strchr(argv[1], '/')) {
+		/* verbs print their own results: the library's log says only what went wrong */
+		log_quiet = 1;
+		fuse_set_log_func(log_func);
 		for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
 			if (strcmp(argv[1], verbs[i].name) == 0)
 				return verbs[i].fn(argc - 1, argv + 1);
