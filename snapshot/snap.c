@@ -154,6 +154,15 @@ static bool versioned(const struct mtab *tab)
 	return false;
 }
 
+/* Does @tab have a plain mount? Only those need the previous snapshot. */
+static bool has_plain(const struct mtab *tab)
+{
+	for (size_t i = 0; i < tab->nentries; i++)
+		if (tab->entries[i].kind == MTAB_PLAIN)
+			return true;
+	return false;
+}
+
 /* Everything between the lock and the manifest. */
 static int take(struct snap_run *run, char *err, size_t errlen)
 {
@@ -184,7 +193,8 @@ static int take(struct snap_run *run, char *err, size_t errlen)
 			 ret == -EEXIST ? "this second's name is taken" : strerror(-ret));
 		return ret;
 	}
-	load_prev(run, &prev);
+	if (has_plain(tab))
+		load_prev(run, &prev);
 
 	snprintf(run->what, sizeof(run->what), "config history");
 	snap_progress(run);
