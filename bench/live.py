@@ -206,11 +206,14 @@ def bench_repo(base):
         ref = os.path.join(m.state, "config.git/refs/heads/main")
         head = open(ref).read().strip()
         t0 = time.time()
+        worst = 0.0
         for i in range(SAVES):
             p = os.path.join(m.mnt, "nginx", f"site{i % 20}.conf")
+            t1 = time.time()
             with open(p, "a") as f:
                 f.write(f"# save {i}\n")
-            head = wait_commit(m, head)
+            head = wait_commit(m, head, timeout=120)
+            worst = max(worst, time.time() - t1)
         took = time.time() - t0
         time.sleep(2)  # let a background pack finish
         rss = m.rss_kib()
@@ -222,6 +225,7 @@ def bench_repo(base):
                           capture_output=True).returncode
     print(f"repo: {SAVES} saves in {took:.0f} s: repository {int(du) / 1024:.1f} MiB on disk "
           f"(goal < 15 MiB), git fsck {'clean' if fsck == 0 else 'FAILED'}, "
+          f"slowest save to commit {worst:.2f} s, "
           f"daemon peak RSS {rss / 1024:.1f} MiB")
 
 

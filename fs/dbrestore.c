@@ -10,6 +10,7 @@
 #define FUSE_USE_VERSION 34
 #include "fs/dbrestore.h"
 #include "restore/load.h"
+#include "snapshot/events.h"
 #include "snapshot/snap.h"
 
 #include <fuse_log.h>
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct dbrestore {
 	const struct mtab *tab;
@@ -25,11 +27,27 @@ struct dbrestore {
 	struct restore *r;
 	off_t next;
 	int finished, result;
+	struct timespec t0; /* when the restore began, for its event */
 };
 
 static void log_msg(const struct mtab_database *db, enum fuse_log_level level, const char *msg)
 {
 	fuse_log(level, "statefs: db/%s.sql.zst: %s\n", db->name, msg);
+}
+
+/* Record the restore's outcome for `statefs status` and the metrics (snapshot/events.h). */
+static void record(struct dbrestore *d, enum event_result result, const char *msg)
+{
+	char what[300], err[512];
+	struct timespec t;
+	double secs;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	secs = (double)(t.tv_sec - d->t0.tv_sec) + (double)(t.tv_nsec - d->t0.tv_nsec) / 1e9;
+	snprintf(what, sizeof(what), "db/%s", d->db->name);
+	if (events_record(d->tab->state_dir, "restore", result, secs, what, err, sizeof(err), "%s",
+			  msg))
+		log_msg(d->db, FUSE_LOG_WARNING, err);
 }
 
 /* Before the swap: snapshot what is live now, so that the restore can be undone. */
@@ -64,6 +82,7 @@ int dbrestore_open(const struct mtab *tab, const struct mtab_database *db, pid_t
 	d->tab = tab;
 	d->db = db;
 	o.arg = d;
+	clock_gettime(CLOCK_MONOTONIC, &d->t0);
 	r = restore_db_begin(db, &o, &d->r, err, errlen);
 	if (r) {
 		free(d);
@@ -109,12 +128,14 @@ int dbrestore_finish(struct dbrestore *d)
 	if (r) {
 		snprintf(msg, sizeof(msg), "restore failed, the database is unchanged: %s", err);
 		log_msg(d->db, FUSE_LOG_ERR, msg);
+		record(d, EVENT_FAILED, msg);
 		d->result = r == -EBUSY ? -EBUSY : -EIO;
 		return d->result;
 	}
 	snprintf(msg, sizeof(msg), "restored: %llu tables, %llu rows in %.1f s",
 		 (unsigned long long)st.tables, (unsigned long long)st.rows, st.load_s + st.swap_s);
 	log_msg(d->db, FUSE_LOG_INFO, msg);
+	record(d, EVENT_OK, msg);
 	d->result = 0;
 	return 0;
 }
@@ -126,6 +147,8 @@ void dbrestore_close(struct dbrestore *d)
 	if (d->r) {
 		log_msg(d->db, FUSE_LOG_ERR, "closed before the end: restore abandoned, the database "
 					     "is unchanged");
+		record(d, EVENT_FAILED, "closed before the end: restore abandoned, the database "
+					"is unchanged");
 		restore_db_abort(d->r);
 	}
 	free(d);

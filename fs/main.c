@@ -55,9 +55,9 @@ static const struct {
 	{"restore", cmd_restore, &cmd_stub_restore,
 	 "restore [-c CONFIG] FILE|- db/NAME    restore a database from a dump, without a mount"},
 	{"status", cmd_status, &cmd_stub_status,
-	 "status [-c CONFIG] [--json]           mounted?, last snapshot, store size, last errors"},
+	 "status [-c CONFIG] [--json]           mount, last snapshot, store, last restore/verify/error"},
 	{"verify", cmd_verify, &cmd_stub_verify,
-	 "verify [-c CONFIG] [SNAPSHOT]         test-restore a snapshot's databases and compare"},
+	 "verify [-c CONFIG] [SNAPSHOT]         test-restore a snapshot in scratch databases, compare"},
 	{"dump", cmd_dump, &cmd_stub_dump,
 	 "dump [-c CONFIG] [--plain] DATABASE   a consistent dump of one database on stdout"},
 };

@@ -5,11 +5,13 @@
 #include "fs/backups.h"
 #include "fs/dbview.h"
 #include "fs/history.h"
+#include "fs/statusview.h"
 #include "fs/view.h"
 
 const struct view_ops *const view_table[] = {
 	&db_view_ops,
 	&backups_view_ops,
 	&history_view_ops,
+	&status_view_ops,
 	NULL,
 };

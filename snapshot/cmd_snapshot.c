@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "mountpoints/mtab.h"
+#include "snapshot/events.h"
 #include "snapshot/snap.h"
 
 const int cmd_stub_snapshot = 0;
@@ -28,6 +29,8 @@ struct ui {
 	bool progress;	 /* draw the progress line */
 	bool drawn;	 /* a progress line is on the screen */
 	int64_t last_ms; /* when it was drawn */
+	char first_warning[512]; /* for the event of an incomplete snapshot */
+	unsigned warnings;
 };
 
 /* "1,234,567" */
@@ -77,6 +80,8 @@ static void on_warn(void *arg, const char *msg)
 
 	clear_line(ui);
 	fprintf(stderr, "statefs snapshot: %s\n", msg);
+	if (!ui->warnings++)
+		snprintf(ui->first_warning, sizeof(ui->first_warning), "%s", msg);
 }
 
 static void on_progress(void *arg, const struct snap_progress *p)
@@ -110,6 +115,31 @@ static void usage(FILE *f)
 		"  -q, --quiet          no progress line on a terminal\n"
 		"  -h, --help           show this help\n"
 		"Exit status: 0 complete, 3 written but incomplete (see stderr), 1 failed.\n");
+}
+
+/* Record the run's outcome for `statefs status` and the metrics (snapshot/events.h). */
+static void record(const char *state_dir, int ret, const struct snap_result *r,
+		   const struct ui *ui, const char *err)
+{
+	char e[512];
+	int rc;
+
+	if (ret)
+		rc = events_record(state_dir, "snapshot", EVENT_FAILED, r->seconds,
+				   r->name[0] ? r->name : NULL, e, sizeof(e),
+				   "no snapshot written: %s", err);
+	else if (r->incomplete)
+		rc = events_record(state_dir, "snapshot", EVENT_INCOMPLETE, r->seconds, r->name, e,
+				   sizeof(e), "written incomplete: %u of %u databases failed; %s%s",
+				   r->databases_failed, r->databases, ui->first_warning,
+				   ui->warnings > 1 ? " (and more, see the manifest's reasons)" : "");
+	else
+		rc = events_record(state_dir, "snapshot", EVENT_OK, r->seconds, r->name, e,
+				   sizeof(e), "%u databases, %llu files, %llu bytes read, %llu new",
+				   r->databases, (unsigned long long)r->files,
+				   (unsigned long long)r->bytes_read, (unsigned long long)r->bytes_new);
+	if (rc)
+		fprintf(stderr, "statefs snapshot: cannot record the result: %s\n", e);
 }
 
 static void summary(const struct snap_result *r)
@@ -178,8 +208,11 @@ int cmd_snapshot(int argc, char **argv)
 		fprintf(stderr, "statefs snapshot: %s\n", err);
 		return 1;
 	}
+	memset(&r, 0, sizeof(r));
 	ret = snap_take(tab, &so, &r, err, sizeof(err));
 	clear_line(&ui);
+	if (ret != -EWOULDBLOCK) /* the snapshot that runs records its own */
+		record(tab->state_dir, ret, &r, &ui, err);
 	mtab_free(tab);
 	if (ret == -EWOULDBLOCK) {
 		fprintf(stderr, "statefs snapshot: %s; not waiting (--no-wait)\n", err);

@@ -17,7 +17,7 @@ ok "the error says what was expected" grep -q 'expected tree, files or plain' "$
 ok "nothing is left mounted after a bad config" bash -c "! mountpoint -q '$T/bad'"
 
 setup_live
-is "the root lists the mount names" "$(ls "$M" | tr '\n' ' ')" "compose env nginx "
+is "the root lists the mount names and the views" "$(ls "$M" | tr "\n" " ")" "backups compose env history nginx "
 ok "mounted as fuse.statefs with the config as the source" \
 	bash -c "grep -q '^$T/statefs.conf $M fuse.statefs ' /proc/mounts"
 ok "a tree mount shows the source tree" test -f "$M/nginx/sites-available/clemence.conf"
