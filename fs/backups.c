@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct backups {
 	struct backups_ctx c;
@@ -34,6 +35,7 @@ static void bk_destroy(void *priv)
 	if (!b)
 		return;
 	backups_nodes_free(b->c.nodes); /* drops the roots' references on snapshots */
+	backups_ahead_free(b->c.ahead);
 	backups_cache_free(b->c.cache);
 	backups_snaps_free(b->c.snaps);
 	backups_git_free(b->c.git);
@@ -57,9 +59,10 @@ static int bk_init(struct sfs *fs, struct view *v, void **priv, char *err, size_
 		ret = backups_snaps_new(dir, 0, 0, &b->c.snaps);
 	if (!ret)
 		ret = backups_cache_new(BACKUPS_CACHE_BYTES, load_chunk, b->c.snaps, &b->c.cache);
+	if (!ret)
+		ret = backups_ahead_new(b->c.snaps, &b->c.ahead);
 	if (!ret) {
-		t.st.st_mode = S_IFDIR | 0555;
-		t.st.st_nlink = 1;
+		t.a.mode = S_IFDIR | 0555;
 		b->top = backups_nodes_get(b->c.nodes, NULL, "", &t);
 		ret = b->top ? 0 : -ENOMEM;
 	}
@@ -77,6 +80,20 @@ static struct backups_node *node(struct node *n)
 	return n->priv;
 }
 
+/* The time a snapshot name says (local midnight for "YYYY-MM-DD"). */
+static int64_t name_time(const char *name)
+{
+	struct tm tm = {0};
+
+	if (sscanf(name, "%4d-%2d-%2d_%2d%2d%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+		   &tm.tm_min, &tm.tm_sec) < 3)
+		return 0;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	tm.tm_isdst = -1;
+	return (int64_t)mktime(&tm);
+}
+
 /* The attributes of backups/ now: its mtime is the snapshots directory's. */
 static void top_attr(struct backups *b, struct stat *st)
 {
@@ -84,12 +101,12 @@ static void top_attr(struct backups *b, struct stat *st)
 
 	backups_snaps_refresh(b->c.snaps, NULL);
 	backups_snaps_count(b->c.snaps, &mt);
-	*st = b->top->st;
+	backups_attr_stat(&b->top->a, st);
 	st->st_mtim = st->st_ctim = st->st_atim = mt;
 }
 
-/* The attributes of latest now, and its target in @target (MANIFEST_NAME_MAX bytes). */
-static int latest_attr(struct backups *b, struct backups_node *n, struct stat *st, char *target)
+/* The attributes of latest now (@ino its st_ino), and its target in @target. */
+static int latest_attr(struct backups *b, uint64_t ino, struct backups_attr *a, char *target)
 {
 	struct backups_snap *p;
 	int ret;
@@ -99,19 +116,20 @@ static int latest_attr(struct backups *b, struct backups_node *n, struct stat *s
 	if (ret)
 		return ret;
 	snprintf(target, MANIFEST_NAME_MAX, "%s", p->name);
-	memset(st, 0, sizeof(*st));
-	st->st_ino = n ? n->st.st_ino : 0;
-	st->st_mode = S_IFLNK | 0777;
-	st->st_nlink = 1;
-	st->st_size = (off_t)strlen(target);
-	if (p->head_read)
-		st->st_mtim.tv_sec = (time_t)p->time;
-	st->st_atim = st->st_ctim = st->st_mtim;
+	memset(a, 0, sizeof(*a));
+	a->ino = ino;
+	a->mode = S_IFLNK | 0777;
+	a->size = strlen(target);
+	a->mtime_ns = (backups_snap_head(b->c.snaps, p) ? name_time(p->name) : p->time) * 1000000000;
 	backups_snap_put(p);
 	return 0;
 }
 
-/* The directory node of snapshot @name (one reference). */
+/*
+ * The directory node of snapshot @name (one reference). A snapshot whose header cannot be
+ * read is still shown (dated by its name), so one damaged manifest does not break the
+ * listing of backups/; what is inside it then fails with EIO.
+ */
 static int lookup_snap(struct backups *b, const char *name, struct fuse_entry_param *e)
 {
 	struct backups_snap *p;
@@ -123,24 +141,22 @@ static int lookup_snap(struct backups *b, const char *name, struct fuse_entry_pa
 	if (ret)
 		return ret;
 	ret = backups_snap_head(b->c.snaps, p);
-	if (ret)
-		goto out;
+	if (ret == -ENOENT || ret == -ENOMEM)
+		goto out; /* pruned meanwhile */
 	r = backups_root_new(p->id, p);
 	if (!r) {
 		ret = -ENOMEM;
 		goto out;
 	}
-	r->time = p->time;
-	if (p->commit[0] && backups_git_oid(p->commit, &r->commit) == 0 &&
+	r->time = ret ? name_time(p->name) : p->time;
+	if (!ret && p->commit[0] && backups_git_oid(p->commit, &r->commit) == 0 &&
 	    backups_git_commit(b->c.git, &r->commit, &r->tree, &r->commit_time) == 0)
 		r->has_commit = 1;
 	n = backups_tree_root(&b->c, r, BACKUPS_DIR_TIMEOUT);
 	backups_root_put(r);
-	if (!n) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	backups_entry(n, e);
+	ret = n ? 0 : -ENOMEM;
+	if (n)
+		backups_entry(n, e);
 out:
 	backups_snap_put(p);
 	return ret;
@@ -168,15 +184,14 @@ static int bk_lookup(void *priv, struct node *parent, const char *name, struct f
 	if (ret)
 		return ret;
 	if (strcmp(name, "latest") == 0) {
-		ret = latest_attr(b, NULL, &t.st, target);
+		ret = latest_attr(b, backups_ino(b->c.name, "", "latest"), &t.a, target);
 		if (ret)
 			return ret;
 		n = backups_nodes_get(b->c.nodes, NULL, "latest", &t);
 		if (!n)
 			return -ENOMEM;
 		backups_entry(n, e);
-		e->attr = t.st;
-		e->attr.st_ino = n->st.st_ino;
+		backups_attr_stat(&t.a, &e->attr);
 		return 0;
 	}
 	if (!manifest_name_valid(name))
@@ -196,16 +211,20 @@ static int bk_getattr(void *priv, struct node *nd, struct stat *st, double *time
 	struct backups *b = priv;
 	struct backups_node *n = node(nd);
 	char target[MANIFEST_NAME_MAX];
+	struct backups_attr a;
+	int ret = 0;
 
 	*timeout = n->timeout;
 	if (n->kind == BN_TOP) {
 		top_attr(b, st);
 		return 0;
 	}
+	a = n->a;
 	if (n->kind == BN_LATEST)
-		return latest_attr(b, n, st, target);
-	*st = n->st;
-	return 0;
+		ret = latest_attr(b, n->a.ino, &a, target);
+	if (!ret)
+		backups_attr_stat(&a, st);
+	return ret;
 }
 
 static int bk_readlink(void *priv, struct node *nd, char *buf, size_t size)
@@ -213,12 +232,12 @@ static int bk_readlink(void *priv, struct node *nd, char *buf, size_t size)
 	struct backups *b = priv;
 	struct backups_node *n = node(nd);
 	char target[MANIFEST_NAME_MAX];
-	struct stat st;
+	struct backups_attr a;
 	int ret;
 
 	if (n->kind != BN_LATEST)
 		return backups_tree_readlink(&b->c, n, buf, size);
-	ret = latest_attr(b, n, &st, target);
+	ret = latest_attr(b, n->a.ino, &a, target);
 	if (!ret && strlen(target) >= size)
 		ret = -ENAMETOOLONG;
 	if (!ret)
@@ -308,6 +327,8 @@ void backups_view_stats(void *priv, struct backups_view_stats *out)
 	out->snapshots = backups_snaps_count(b->c.snaps, NULL);
 	backups_snaps_parsed(b->c.snaps, &out->parsed, &out->parsed_total);
 	out->nodes = backups_nodes_count(b->c.nodes);
+	out->warmed = backups_ahead_drain(b->c.ahead);
+	backups_cache_drain(b->c.cache);
 	backups_cache_stats(b->c.cache, &out->cache);
 }
 

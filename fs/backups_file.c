@@ -29,8 +29,12 @@ struct backups_fh {
 	struct backups_man *man; /* a reference, for FH_PLAIN and FH_DUMP */
 	const struct manifest_entry *e;
 	const uint64_t *zoff;
-	uint64_t next; /* where a sequential reader reads next (atomic hint) */
+	uint64_t next;	/* where a sequential reader reads next (atomic hint) */
+	size_t warmed; /* chunks before this one were handed to read-ahead (hint) */
 };
+
+#define AHEAD_BYTES (4u << 20) /* a sequential reader has this much read ahead */
+#define AHEAD_FILES 64	       /* and an open, at most this many files after it */
 
 int backups_file_info(struct backups_ctx *c, struct backups_root *r, char **out, size_t *len)
 {
@@ -69,6 +73,29 @@ int backups_file_info(struct backups_ctx *c, struct backups_root *r, char **out,
 	return 0;
 }
 
+/*
+ * Files are mostly read in the manifest's order: cp -a, tar and rsync go through a directory
+ * in its listing order, which is the manifest's. So opening entry @i has the chunk files of it
+ * and of the files after it, up to AHEAD_BYTES or AHEAD_FILES, read ahead: a copy of many
+ * small files does not wait on the disk for each one in turn.
+ */
+static void warm_following(struct backups_ctx *c, const struct manifest *m, size_t i)
+{
+	uint64_t bytes = 0;
+	size_t end = i, files = 0;
+
+	while (end < m->n && bytes < AHEAD_BYTES && files < AHEAD_FILES) {
+		if (m->v[end].type == 'f') {
+			bytes += m->v[end].size;
+			files++;
+		}
+		end++;
+	}
+	for (size_t j = backups_ahead_span(c->ahead, m, i, end); j < end; j++)
+		for (size_t k = 0; m->v[j].type == 'f' && k < m->v[j].nchunks; k++)
+			backups_ahead_warm(c->ahead, &m->v[j].chunks[k].hash);
+}
+
 static int open_man(struct backups_ctx *c, struct backups_node *n, struct backups_fh *fh)
 {
 	size_t i;
@@ -84,6 +111,8 @@ static int open_man(struct backups_ctx *c, struct backups_node *n, struct backup
 		return -EIO; /* the manifest is not what the node was made from */
 	fh->e = &fh->man->m.v[i];
 	fh->kind = FH_PLAIN;
+	if (c->ahead && !backups_is_dump(n->path))
+		warm_following(c, &fh->man->m, i);
 	if (backups_is_dump(n->path)) {
 		fh->kind = FH_DUMP;
 		return backups_man_zoff(c->snaps, fh->man, fh->e, &fh->zoff);
@@ -96,9 +125,9 @@ int backups_file_open(struct backups_ctx *c, struct backups_node *n, struct view
 	struct backups_fh *fh;
 	int ret = 0;
 
-	if (S_ISDIR(n->st.st_mode))
+	if (S_ISDIR(n->a.mode))
 		return -EISDIR;
-	if (!S_ISREG(n->st.st_mode))
+	if (!S_ISREG(n->a.mode))
 		return -EINVAL;
 	fh = calloc(1, sizeof(*fh));
 	if (!fh)
@@ -163,9 +192,17 @@ static ssize_t read_plain(struct backups_ctx *c, struct backups_fh *fh, char *bu
 		backups_cache_put(c->cache, d);
 		pos += n;
 	}
-	/* Sequential: have the next chunk decompressed while this one is copied out. */
-	if ((size_t)i < e->nchunks && __atomic_load_n(&fh->next, __ATOMIC_RELAXED) == off)
+	/* Sequential: have the next chunk decompressed while this one is copied out, and the
+	 * files of those after it read ahead. */
+	if ((size_t)i < e->nchunks && __atomic_load_n(&fh->next, __ATOMIC_RELAXED) == off) {
+		size_t j = __atomic_load_n(&fh->warmed, __ATOMIC_RELAXED);
+
 		backups_cache_prefetch(c->cache, &e->chunks[i].hash);
+		for (j = j > (size_t)i + 1 ? j : (size_t)i + 1;
+		     c->ahead && j < e->nchunks && e->chunks[j].offset < end + AHEAD_BYTES; j++)
+			backups_ahead_warm(c->ahead, &e->chunks[j].hash);
+		__atomic_store_n(&fh->warmed, j, __ATOMIC_RELAXED);
+	}
 	__atomic_store_n(&fh->next, end, __ATOMIC_RELAXED);
 	return (ssize_t)(end - off);
 }
@@ -219,6 +256,14 @@ static ssize_t read_dump(struct backups_ctx *c, struct backups_fh *fh, char *buf
 		close(fd);
 		i++;
 	}
+	if (c->ahead && __atomic_load_n(&fh->next, __ATOMIC_RELAXED) == off) {
+		size_t j = __atomic_load_n(&fh->warmed, __ATOMIC_RELAXED);
+
+		for (j = j > i ? j : i; j < e->nchunks && z[j] < end + AHEAD_BYTES; j++)
+			backups_ahead_warm(c->ahead, &e->chunks[j].hash);
+		__atomic_store_n(&fh->warmed, j, __ATOMIC_RELAXED);
+	}
+	__atomic_store_n(&fh->next, end, __ATOMIC_RELAXED);
 	return (ssize_t)(end - off);
 }
 

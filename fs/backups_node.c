@@ -49,6 +49,27 @@ static const char *root_id(const struct backups_root *r)
 	return r ? r->id : "";
 }
 
+void backups_attr_stat(const struct backups_attr *a, struct stat *st)
+{
+	int64_t c = a->ctime_ns ? a->ctime_ns : a->mtime_ns;
+
+	memset(st, 0, sizeof(*st));
+	st->st_ino = (ino_t)a->ino;
+	st->st_mode = a->mode;
+	st->st_nlink = 1; /* directories too: "not counted", so find(1) does not rely on it */
+	st->st_uid = a->uid;
+	st->st_gid = a->gid;
+	st->st_size = (off_t)a->size;
+	st->st_blksize = 4096;
+	st->st_blocks = (blkcnt_t)((a->size + 511) / 512);
+	/* floor division: times before 1970 are negative */
+	st->st_mtim.tv_sec = (time_t)(a->mtime_ns / 1000000000 - (a->mtime_ns % 1000000000 < 0));
+	st->st_mtim.tv_nsec = (long)(a->mtime_ns - (int64_t)st->st_mtim.tv_sec * 1000000000);
+	st->st_ctim.tv_sec = (time_t)(c / 1000000000 - (c % 1000000000 < 0));
+	st->st_ctim.tv_nsec = (long)(c - (int64_t)st->st_ctim.tv_sec * 1000000000);
+	st->st_atim = st->st_mtim;
+}
+
 uint64_t backups_nodes_ino(struct backups_nodes *t, const struct backups_root *root,
 			   const char *path)
 {
@@ -111,8 +132,8 @@ static void grow(struct backups_nodes *t)
 
 		for (; n; n = next) {
 			next = n->hnext;
-			n->hnext = b[n->st.st_ino & (nb - 1)];
-			b[n->st.st_ino & (nb - 1)] = n;
+			n->hnext = b[n->a.ino & (nb - 1)];
+			b[n->a.ino & (nb - 1)] = n;
 		}
 	}
 	free(t->buckets);
@@ -128,7 +149,7 @@ struct backups_node *backups_nodes_get(struct backups_nodes *t, struct backups_r
 
 	pthread_mutex_lock(&t->lock);
 	for (n = t->buckets[ino & (t->nbuckets - 1)]; n; n = n->hnext)
-		if ((uint64_t)n->st.st_ino == ino && strcmp(root_id(n->root), root_id(root)) == 0 &&
+		if (n->a.ino == ino && strcmp(root_id(n->root), root_id(root)) == 0 &&
 		    strcmp(n->path, path) == 0)
 			break;
 	if (n) {
@@ -147,8 +168,8 @@ struct backups_node *backups_nodes_get(struct backups_nodes *t, struct backups_r
 	n->n.view = t->v;
 	n->n.priv = n;
 	n->kind = tmpl->kind;
-	n->st = tmpl->st;
-	n->st.st_ino = (ino_t)ino;
+	n->a = tmpl->a;
+	n->a.ino = ino;
 	n->oid = tmpl->oid;
 	n->timeout = tmpl->timeout;
 	n->refs = 1;
@@ -175,7 +196,7 @@ void backups_nodes_forget(struct backups_nodes *t, struct backups_node *n, uint6
 		pthread_mutex_unlock(&t->lock);
 		return;
 	}
-	for (p = &t->buckets[n->st.st_ino & (t->nbuckets - 1)]; *p; p = &(*p)->hnext) {
+	for (p = &t->buckets[n->a.ino & (t->nbuckets - 1)]; *p; p = &(*p)->hnext) {
 		if (*p == n) {
 			*p = n->hnext;
 			t->count--;

@@ -38,6 +38,20 @@ enum backups_kind {
 	BN_INFO,   /* backups/<snapshot>/.statefs-snapshot */
 };
 
+/* What a node's stat(2) shows, kept compact: there is a node per object the kernel holds. */
+struct backups_attr {
+	uint64_t ino; /* st_ino: set by backups_nodes_get */
+	uint64_t size;
+	int64_t mtime_ns;
+	int64_t ctime_ns; /* 0: the mtime */
+	mode_t mode;	  /* type and permission bits */
+	uid_t uid;
+	gid_t gid;
+};
+
+/* @a as a struct stat: one link, times from mtime (atime too) and ctime, 512-byte blocks. */
+void backups_attr_stat(const struct backups_attr *a, struct stat *st);
+
 /* A tree the view shows: a snapshot (its manifest and config commit) or a config commit. */
 struct backups_root {
 	char id[96];		   /* unique in the view; hashed into st_ino */
@@ -54,7 +68,7 @@ struct backups_node {
 	enum backups_kind kind;
 	struct backups_root *root; /* a reference; NULL above the trees */
 	char *path;
-	struct stat st;
+	struct backups_attr a;
 	git_oid oid;	/* BN_CFG: the blob or tree */
 	double timeout; /* entry and attribute timeout, seconds */
 	/* Internal to the table. */
@@ -79,7 +93,7 @@ uint64_t backups_nodes_ino(struct backups_nodes *t, const struct backups_root *r
 
 /*
  * The node (@root, @path), taking one reference: the existing one, or a new one made from
- * @tmpl (kind, st, oid, timeout; st.st_ino is set here) that takes a reference on @root.
+ * @tmpl (kind, a, oid, timeout; a.ino is set here) that takes a reference on @root.
  * NULL on ENOMEM.
  */
 struct backups_node *backups_nodes_get(struct backups_nodes *t, struct backups_root *root,

@@ -64,7 +64,7 @@ int backups_snaps_new(const char *state_dir, unsigned max_parsed, size_t max_byt
 	s->max_parsed = max_parsed ? max_parsed : 4;
 	if (s->max_parsed > LRU_MAX)
 		s->max_parsed = LRU_MAX;
-	s->max_bytes = max_bytes ? max_bytes : 16u << 20;
+	s->max_bytes = max_bytes ? max_bytes : 8u << 20;
 	s->store_fd = -1;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->loaded, NULL);
@@ -202,9 +202,16 @@ int backups_snaps_refresh(struct backups_snaps *s, bool *changed)
 			goto out;
 		}
 		memset(&st, 0, sizeof(st));
-	} else if (s->listed && ns(&st.st_mtim) == ns(&s->mtime) && st.st_ino == s->dir_ino &&
-		   ns(&s->listed_at) - ns(&s->mtime) > 2000000000) {
-		goto out; /* unchanged, and not changed within the same clock tick as the listing */
+	} else if (s->listed && ns(&st.st_mtim) == ns(&s->mtime) && st.st_ino == s->dir_ino) {
+		/*
+		 * Unchanged, unless a change came within the same clock tick as the listing: trust
+		 * the mtime once the listing is 2 s younger than it; until then list again, but at
+		 * most every 100 ms (a listing of backups/ looks up every name: not 1000 times).
+		 */
+		clock_gettime(CLOCK_REALTIME, &now);
+		if (ns(&s->listed_at) - ns(&s->mtime) > 2000000000 ||
+		    ns(&now) - ns(&s->listed_at) < 100000000)
+			goto out;
 	}
 	clock_gettime(CLOCK_REALTIME, &now);
 	ret = read_names(s, &v, &n);
@@ -467,6 +474,10 @@ int backups_snap_manifest(struct backups_snaps *s, struct backups_snap *p,
 	pthread_mutex_lock(&s->lock);
 	while (p->loading)
 		pthread_cond_wait(&s->loaded, &s->lock);
+	if (p->damaged) {
+		pthread_mutex_unlock(&s->lock);
+		return -EIO;
+	}
 	if (p->man) {
 		__atomic_add_fetch(&p->man->refs, 1, __ATOMIC_RELAXED);
 		p->used = ++s->clock;
@@ -481,6 +492,7 @@ int backups_snap_manifest(struct backups_snaps *s, struct backups_snap *p,
 
 	pthread_mutex_lock(&s->lock);
 	p->loading = false;
+	p->damaged = ret == -EIO;
 	pthread_cond_broadcast(&s->loaded);
 	if (!ret) {
 		s->parsed_total++;

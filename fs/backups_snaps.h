@@ -47,6 +47,7 @@ struct backups_snap {
 	int refs;
 	bool gone; /* no longer in the store */
 	bool loading;
+	bool damaged;		 /* its manifest did not parse: not tried again (it never changes) */
 	struct backups_man *man; /* parsed, in the LRU */
 	uint64_t used;		 /* LRU clock */
 };
@@ -55,7 +56,7 @@ struct backups_snaps;
 
 /*
  * Serve the snapshots of @state_dir, keeping at most @max_parsed manifests parsed (0 = 4) and
- * about @max_bytes of manifest text among them (0 = 16 MiB; the newest one used is always
+ * about @max_bytes of manifest text among them (0 = 8 MiB; the newest one used is always
  * kept). Reads nothing yet. 0 or -ENOMEM.
  */
 int backups_snaps_new(const char *state_dir, unsigned max_parsed, size_t max_bytes,

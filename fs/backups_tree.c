@@ -28,7 +28,7 @@ void backups_entry(const struct backups_node *n, struct fuse_entry_param *e)
 {
 	memset(e, 0, sizeof(*e));
 	e->ino = (fuse_ino_t)(uintptr_t)&n->n;
-	e->attr = n->st;
+	backups_attr_stat(&n->a, &e->attr);
 	e->attr_timeout = n->timeout;
 	e->entry_timeout = n->timeout;
 }
@@ -38,35 +38,12 @@ static mode_t type_bits(char type)
 	return type == 'd' ? S_IFDIR : type == 'l' ? S_IFLNK : S_IFREG;
 }
 
-static void set_time(struct stat *st, int64_t mtime_ns, int64_t ctime_ns)
-{
-	st->st_mtim.tv_sec = (time_t)(mtime_ns / 1000000000);
-	st->st_mtim.tv_nsec = (long)(mtime_ns % 1000000000);
-	if (st->st_mtim.tv_nsec < 0) {
-		st->st_mtim.tv_sec--;
-		st->st_mtim.tv_nsec += 1000000000;
-	}
-	st->st_atim = st->st_mtim;
-	st->st_ctim = st->st_mtim;
-	if (ctime_ns) {
-		st->st_ctim.tv_sec = (time_t)(ctime_ns / 1000000000);
-		st->st_ctim.tv_nsec = (long)(ctime_ns % 1000000000);
-		if (st->st_ctim.tv_nsec < 0) {
-			st->st_ctim.tv_sec--;
-			st->st_ctim.tv_nsec += 1000000000;
-		}
-	}
-}
-
-/* A node of @root at @path made from @t (kind, st, oid), with the reply in @e. */
+/* A node of @root at @path made from @t (kind, a, oid), with the reply in @e. */
 static int make(struct backups_ctx *c, struct backups_root *root, const char *path,
 		struct backups_node *t, struct fuse_entry_param *e)
 {
 	struct backups_node *n;
 
-	t->st.st_nlink = 1; /* directories too: "not counted", so find(1) does not rely on it */
-	t->st.st_blksize = 4096;
-	t->st.st_blocks = (blkcnt_t)((t->st.st_size + 511) / 512);
 	t->timeout = BACKUPS_TTL;
 	n = backups_nodes_get(c->nodes, root, path, t);
 	if (!n)
@@ -80,10 +57,8 @@ struct backups_node *backups_tree_root(struct backups_ctx *c, struct backups_roo
 {
 	struct backups_node t = {.kind = BN_ROOT};
 
-	t.st.st_mode = S_IFDIR | 0555;
-	t.st.st_nlink = 1;
-	t.st.st_blksize = 4096;
-	set_time(&t.st, root->time * 1000000000, 0);
+	t.a.mode = S_IFDIR | 0555;
+	t.a.mtime_ns = root->time * 1000000000;
 	t.timeout = timeout;
 	return backups_nodes_get(c->nodes, root, "", &t);
 }
@@ -110,11 +85,11 @@ static int lookup_cfg(struct backups_ctx *c, struct backups_root *r, const git_o
 	if (!path)
 		return -ENOMEM;
 	t.oid = g.oid;
-	t.st.st_mode = type_bits(g.type) | g.mode;
-	t.st.st_uid = g.uid;
-	t.st.st_gid = g.gid;
-	t.st.st_size = (off_t)g.size;
-	set_time(&t.st, r->commit_time * 1000000000, 0);
+	t.a.mode = type_bits(g.type) | g.mode;
+	t.a.uid = g.uid;
+	t.a.gid = g.gid;
+	t.a.size = g.size;
+	t.a.mtime_ns = r->commit_time * 1000000000;
 	ret = make(c, r, path, &t, e);
 	free(path);
 	return ret;
@@ -130,9 +105,9 @@ static int lookup_info(struct backups_ctx *c, struct backups_root *r, struct fus
 	if (ret)
 		return ret;
 	free(text);
-	t.st.st_mode = S_IFREG | 0444;
-	t.st.st_size = (off_t)len;
-	set_time(&t.st, r->time * 1000000000, 0);
+	t.a.mode = S_IFREG | 0444;
+	t.a.size = len;
+	t.a.mtime_ns = r->time * 1000000000;
 	return make(c, r, BACKUPS_INFO_FILE, &t, e);
 }
 
@@ -153,16 +128,17 @@ static int lookup_man(struct backups_ctx *c, struct backups_root *r, const char 
 	i = backups_man_lower_bound(&m->m, 0, m->m.n, path);
 	if (i < m->m.n && strcmp(m->m.v[i].path, path) == 0) {
 		me = &m->m.v[i];
-		t.st.st_mode = type_bits(me->type) | me->mode;
-		t.st.st_uid = me->uid;
-		t.st.st_gid = me->gid;
-		t.st.st_size = (off_t)me->size;
-		set_time(&t.st, me->mtime_ns, me->ctime_ns);
+		t.a.mode = type_bits(me->type) | me->mode;
+		t.a.uid = me->uid;
+		t.a.gid = me->gid;
+		t.a.size = me->size;
+		t.a.mtime_ns = me->mtime_ns;
+		t.a.ctime_ns = me->ctime_ns;
 		if (me->type == 'f' && backups_is_dump(me->path)) {
 			ret = backups_man_zoff(c->snaps, m, me, &zoff);
 			if (ret)
 				goto out;
-			t.st.st_size = (off_t)zoff[me->nchunks];
+			t.a.size = zoff[me->nchunks];
 		}
 	} else {
 		/* a directory the manifest implies: does any path start with "path/"? */
@@ -177,8 +153,8 @@ static int lookup_man(struct backups_ctx *c, struct backups_root *r, const char 
 			goto out;
 		}
 		t.kind = BN_IMPL;
-		t.st.st_mode = S_IFDIR | 0755;
-		set_time(&t.st, r->time * 1000000000, 0);
+		t.a.mode = S_IFDIR | 0755;
+		t.a.mtime_ns = r->time * 1000000000;
 	}
 	ret = make(c, r, path, &t, e);
 out:
@@ -209,12 +185,12 @@ int backups_tree_lookup(struct backups_ctx *c, struct backups_node *dir, const c
 			return lookup_info(c, r, e);
 		return lookup_man(c, r, name, e);
 	case BN_CFG:
-		if (!S_ISDIR(dir->st.st_mode))
+		if (!S_ISDIR(dir->a.mode))
 			return -ENOTDIR;
 		return lookup_cfg(c, r, &dir->oid, dir->path, name, e);
 	case BN_MAN:
 	case BN_IMPL:
-		if (!S_ISDIR(dir->st.st_mode))
+		if (!S_ISDIR(dir->a.mode))
 			return -ENOTDIR;
 		path = join(dir->path, name);
 		if (!path)
@@ -409,11 +385,14 @@ static int list_root(struct backups_ctx *c, struct backups_root *r, off_t off,
 int backups_tree_readdir(struct backups_ctx *c, struct backups_node *dir, off_t off,
 			 view_fill_fn fill, void *arg)
 {
-	if (!S_ISDIR(dir->st.st_mode))
+	struct stat st;
+
+	if (!S_ISDIR(dir->a.mode))
 		return -ENOTDIR;
-	if (off == 0 && fill(arg, ".", &dir->st, 1))
+	backups_attr_stat(&dir->a, &st);
+	if (off == 0 && fill(arg, ".", &st, 1))
 		return 0;
-	if (off <= 1 && fill(arg, "..", &dir->st, 2))
+	if (off <= 1 && fill(arg, "..", &st, 2))
 		return 0;
 	switch (dir->kind) {
 	case BN_ROOT:
@@ -436,7 +415,7 @@ int backups_tree_readlink(struct backups_ctx *c, struct backups_node *n, char *b
 	size_t len, i;
 	int ret;
 
-	if (!S_ISLNK(n->st.st_mode))
+	if (!S_ISLNK(n->a.mode))
 		return -EINVAL;
 	if (n->kind == BN_CFG) {
 		ret = backups_git_blob(c->git, &n->oid, &data, &len);

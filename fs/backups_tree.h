@@ -20,6 +20,7 @@
 
 #include <stdbool.h>
 
+#include "fs/backups_ahead.h"
 #include "fs/backups_cache.h"
 #include "fs/backups_git.h"
 #include "fs/backups_node.h"
@@ -36,6 +37,7 @@ struct backups_ctx {
 	struct backups_git *git;
 	struct backups_snaps *snaps;  /* backups/ only, else NULL */
 	struct backups_cache *cache;  /* backups/ only, else NULL */
+	struct backups_ahead *ahead;  /* backups/ only, else NULL */
 };
 
 /* Is manifest path @path a database dump, served as stored (compressed)? */

@@ -51,8 +51,7 @@ static int hi_init(struct sfs *fs, struct view *v, void **priv, char *err, size_
 	if (!ret)
 		ret = history_index_new(h->c.git, &h->x);
 	if (!ret) {
-		t.st.st_mode = S_IFDIR | 0555;
-		t.st.st_nlink = 1;
+		t.a.mode = S_IFDIR | 0555;
 		h->top = backups_nodes_get(h->c.nodes, NULL, "", &t);
 		ret = h->top ? 0 : -ENOMEM;
 	}
@@ -70,12 +69,13 @@ static struct backups_node *node(struct node *n)
 	return n->priv;
 }
 
+/* The attributes of history/ or a date: its mtime is that of its newest commit. */
 static void dir_attr(struct backups_node *n, int64_t time, struct stat *st)
 {
-	*st = n->st;
-	st->st_mtim.tv_sec = (time_t)time;
-	st->st_mtim.tv_nsec = 0;
-	st->st_atim = st->st_ctim = st->st_mtim;
+	struct backups_attr a = n->a;
+
+	a.mtime_ns = time * 1000000000;
+	backups_attr_stat(&a, st);
 }
 
 /* The time of @date's newest commit: 0 or -ENOENT. */
@@ -103,8 +103,7 @@ static int lookup_date(struct history *h, const char *name, struct fuse_entry_pa
 		ret = date_time(h, name, &time);
 	if (ret)
 		return ret;
-	t.st.st_mode = S_IFDIR | 0555;
-	t.st.st_nlink = 1;
+	t.a.mode = S_IFDIR | 0555;
 	n = backups_nodes_get(h->c.nodes, NULL, name, &t);
 	if (!n)
 		return -ENOMEM;
@@ -210,7 +209,7 @@ static int hi_getattr(void *priv, struct node *nd, struct stat *st, double *time
 		dir_attr(n, time, st);
 		return 0;
 	}
-	*st = n->st;
+	backups_attr_stat(&n->a, st);
 	return 0;
 }
 
@@ -225,9 +224,11 @@ static int list_top(struct history *h, struct backups_node *n, off_t off, view_f
 	ret = history_index_refresh(h->x);
 	if (ret)
 		return ret;
-	if (off == 0 && fill(arg, ".", &n->st, 1))
+	history_index_ndates(h->x, &time);
+	dir_attr(n, time, &st);
+	if (off == 0 && fill(arg, ".", &st, 1))
 		return 0;
-	if (off <= 1 && fill(arg, "..", &n->st, 2))
+	if (off <= 1 && fill(arg, "..", &st, 2))
 		return 0;
 	memset(&st, 0, sizeof(st));
 	st.st_mode = S_IFDIR;
@@ -252,9 +253,10 @@ static int list_date(struct history *h, struct backups_node *n, off_t off, view_
 	ret = history_index_commits(h->x, n->path, &v, &count);
 	if (ret)
 		return ret;
-	if (off == 0 && fill(arg, ".", &n->st, 1))
+	dir_attr(n, v[count - 1].time, &st);
+	if (off == 0 && fill(arg, ".", &st, 1))
 		goto out;
-	if (off <= 1 && fill(arg, "..", &n->st, 2))
+	if (off <= 1 && fill(arg, "..", &st, 2))
 		goto out;
 	memset(&st, 0, sizeof(st));
 	st.st_mode = S_IFDIR;

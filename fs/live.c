@@ -603,10 +603,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 		return;
 	}
 	if (fstatat(ndir->fd, newname, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-		struct node *n = node_find(fs->nodes, ndir->mnt, st.st_dev, st.st_ino);
-
-		if (n)
-			node_set_name(fs->nodes, n, ndir, newname);
+		node_renamed(fs->nodes, ndir->mnt, st.st_dev, st.st_ino, ndir, newname);
 		note(req, dir, name, S_ISDIR(st.st_mode));
 		note(req, ndir, newname, S_ISDIR(st.st_mode));
 	}
@@ -1276,19 +1273,21 @@ void live_close_bases(struct sfs *fs)
 void live_invalidate(struct sfs *fs, int mnt, int dirfd, const char *name)
 {
 	struct stat dst, st;
-	struct node *dir, *n;
+	uint64_t dir, n;
 
+	/* Called from the watcher thread: nodes are named by number only (see node_find_id). A
+	 * base directory is a real node too, never the root. */
 	if (!fs->se || fstatat(dirfd, "", &dst, AT_EMPTY_PATH))
 		return;
-	dir = node_find(fs->nodes, mnt, dst.st_dev, dst.st_ino);
+	dir = node_find_id(fs->nodes, mnt, dst.st_dev, dst.st_ino);
 	if (dir) {
-		fuse_lowlevel_notify_inval_entry(fs->se, ino_of(dir), name, strlen(name));
-		fuse_lowlevel_notify_inval_inode(fs->se, ino_of(dir), 0, 0); /* its listing */
+		fuse_lowlevel_notify_inval_entry(fs->se, dir, name, strlen(name));
+		fuse_lowlevel_notify_inval_inode(fs->se, dir, 0, 0); /* its listing */
 	}
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-		n = node_find(fs->nodes, mnt, st.st_dev, st.st_ino);
+		n = node_find_id(fs->nodes, mnt, st.st_dev, st.st_ino);
 		if (n)
-			fuse_lowlevel_notify_inval_inode(fs->se, ino_of(n), 0, 0);
+			fuse_lowlevel_notify_inval_inode(fs->se, n, 0, 0);
 	}
 }
 

@@ -130,6 +130,16 @@ static struct node *find_locked(struct node_table *t, int mnt, dev_t dev, ino_t 
 	return NULL;
 }
 
+uint64_t node_find_id(struct node_table *t, int mnt, dev_t dev, ino_t ino)
+{
+	uint64_t id;
+
+	pthread_mutex_lock(&t->lock);
+	id = (uint64_t)(uintptr_t)find_locked(t, mnt, dev, ino);
+	pthread_mutex_unlock(&t->lock);
+	return id;
+}
+
 struct node *node_find(struct node_table *t, int mnt, dev_t dev, ino_t ino)
 {
 	struct node *n;
@@ -257,6 +267,18 @@ void node_forget(struct node_table *t, struct node *n, uint64_t count)
 				c->parent = NULL;
 	pthread_mutex_unlock(&t->lock);
 	node_free(n);
+}
+
+void node_renamed(struct node_table *t, int mnt, dev_t dev, ino_t ino, struct node *parent,
+		  const char *name)
+{
+	struct node *n;
+
+	pthread_mutex_lock(&t->lock);
+	n = find_locked(t, mnt, dev, ino);
+	if (n)
+		set_name_locked(n, parent, name);
+	pthread_mutex_unlock(&t->lock);
 }
 
 void node_set_name(struct node_table *t, struct node *n, struct node *parent, const char *name)

@@ -68,11 +68,22 @@ struct node *node_get_plain(struct node_table *t, int mnt);
 void node_mark_created(struct node_table *t, int mnt, dev_t dev, ino_t ino);
 int node_was_created(struct node_table *t, int mnt, dev_t dev, ino_t ino);
 
+/*
+ * The FUSE inode number of the real node (mnt, dev, ino), or 0: for threads that are not
+ * serving a request (the watcher), which must not touch a node the kernel may forget at any
+ * moment. The number may be stale by the time it is used; only cache invalidations take it.
+ */
+uint64_t node_find_id(struct node_table *t, int mnt, dev_t dev, ino_t ino);
+
 /* Find without adding a reference (NULL if unknown). */
 struct node *node_find(struct node_table *t, int mnt, dev_t dev, ino_t ino);
 
 /* Drop @n kernel references; frees the node when none remain. */
 void node_forget(struct node_table *t, struct node *n, uint64_t count);
+
+/* After a rename: the node of (mnt, dev, ino), if any, is now @name in @parent. */
+void node_renamed(struct node_table *t, int mnt, dev_t dev, ino_t ino, struct node *parent,
+		  const char *name);
 
 /* Record that @n is now known as @name in @parent (after a lookup or a rename). */
 void node_set_name(struct node_table *t, struct node *n, struct node *parent, const char *name);

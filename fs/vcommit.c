@@ -27,15 +27,7 @@ static int cmp_change(const void *a, const void *b)
 	return strcmp(((const struct vcs_change *)a)->path, ((const struct vcs_change *)b)->path);
 }
 
-/* A growing string; on ENOMEM it stays NULL and the caller fails. */
-struct sbuf {
-	char *s;
-	size_t len, cap;
-	int oom;
-};
-
-static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(struct sbuf *b, const char *fmt, ...)
+void vcs_sbprintf(struct vcs_sbuf *b, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -101,17 +93,17 @@ static int find_rename(struct vcs *v, size_t *from, size_t *to)
 	return nd == 1 && na == 1 && git_oid_equal(&v->chg[*from].oid, &v->chg[*to].oid);
 }
 
-static void subject(struct vcs *v, struct sbuf *b, const char *prefix)
+static void subject(struct vcs *v, struct vcs_sbuf *b, const char *prefix)
 {
 	size_t from = 0, to = 0;
 
-	sb_printf(b, "%s", prefix);
+	vcs_sbprintf(b, "%s", prefix);
 	if (find_rename(v, &from, &to)) {
-		sb_printf(b, "Rename %s -> %s", v->chg[from].path, v->chg[to].path);
+		vcs_sbprintf(b, "Rename %s -> %s", v->chg[from].path, v->chg[to].path);
 		return;
 	}
 	if (v->nchg == 1) {
-		sb_printf(b, "%s %s", verb(v->chg[0].what), v->chg[0].path);
+		vcs_sbprintf(b, "%s %s", verb(v->chg[0].what), v->chg[0].path);
 		return;
 	}
 	char what = v->chg[0].what;
@@ -119,12 +111,12 @@ static void subject(struct vcs *v, struct sbuf *b, const char *prefix)
 	for (size_t i = 1; i < v->nchg; i++)
 		if (v->chg[i].what != what)
 			what = 'M';
-	sb_printf(b, "%s %zu paths:", verb(what), v->nchg);
+	vcs_sbprintf(b, "%s %zu paths:", verb(what), v->nchg);
 	for (size_t i = 0; i < v->nchg && b->len < 72; i++)
-		sb_printf(b, "%s %s", i ? "," : "", v->chg[i].path);
+		vcs_sbprintf(b, "%s %s", i ? "," : "", v->chg[i].path);
 	if (b->len >= 72 && !b->oom) {
 		b->len = 69;
-		sb_printf(b, "...");
+		vcs_sbprintf(b, "...");
 	}
 }
 
@@ -156,7 +148,7 @@ int vcommit(struct vcs *v, const struct vcs_who *who, const char *how)
 	git_signature *author = NULL, *committer = NULL;
 	git_commit *parent = NULL;
 	git_tree *tree = NULL;
-	struct sbuf msg = {0};
+	struct vcs_sbuf msg = {0};
 	char *mbuf = NULL, uname[128];
 	size_t mlen;
 	git_oid blob, tree_oid, commit_oid;
@@ -193,20 +185,20 @@ int vcommit(struct vcs *v, const struct vcs_who *who, const char *how)
 		goto out;
 	}
 	if (v->nchg == 0)
-		sb_printf(&msg, "%sRecord metadata", who->external ? "External: " : "");
+		vcs_sbprintf(&msg, "%sRecord metadata", who->external ? "External: " : "");
 	else
 		subject(v, &msg, who->external ? "External: " : "");
-	sb_printf(&msg, "\n\n");
+	vcs_sbprintf(&msg, "\n\n");
 	for (size_t i = 0; i < v->nchg; i++)
-		sb_printf(&msg, "%c %s\n", v->chg[i].what, v->chg[i].path);
-	sb_printf(&msg, "\n");
+		vcs_sbprintf(&msg, "%c %s\n", v->chg[i].what, v->chg[i].path);
+	vcs_sbprintf(&msg, "\n");
 	if (who->external) {
-		sb_printf(&msg, "Statefs-Source: external (%s)\n", how ? how : "inotify");
+		vcs_sbprintf(&msg, "Statefs-Source: external (%s)\n", how ? how : "inotify");
 	} else {
-		sb_printf(&msg, "Statefs-User: %s (uid %u)\n", uname, (unsigned)who->uid);
-		sb_printf(&msg, "Statefs-Program: %s (pid %d)\n", who->comm[0] ? who->comm : "?",
-			  (int)who->pid);
-		sb_printf(&msg, "Statefs-Source: mount\n");
+		vcs_sbprintf(&msg, "Statefs-User: %s (uid %u)\n", uname, (unsigned)who->uid);
+		vcs_sbprintf(&msg, "Statefs-Program: %s (pid %d)\n", who->comm[0] ? who->comm : "?",
+			     (int)who->pid);
+		vcs_sbprintf(&msg, "Statefs-Source: mount\n");
 	}
 	if (msg.oom) {
 		err = -ENOMEM;

@@ -1,8 +1,10 @@
 /*
  * vcs.c - the versioning module's life cycle and its committer thread.
  *
- * The one thing to know: only the committer thread touches the repository once vcs_start has
+ * The one thing to know: only the committer thread touches v->repo once vcs_start has
  * returned. Other threads hand it notes through vcs_note under v->lock, and never wait for it.
+ * After each commit it hands the commit id on to the checker (vhooks) and the pusher
+ * (vremote), which run on threads of their own with repository handles of their own.
  */
 #define FUSE_USE_VERSION 34
 #include "fs/vcs_int.h"
@@ -288,6 +290,9 @@ static int commit_group(struct vcs *v, const struct vq_group *g, const char *how
 	if (r > 0) {
 		char hex[GIT_OID_HEXSZ + 1];
 
+		vhooks_commit(v->hooks, &v->head, g->who.external);
+		vremote_kick(v->remote);
+
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		git_oid_tostr(hex, sizeof(hex), &v->head);
 		/* level 6 = info: the time from taking the save to the durable commit */
@@ -383,10 +388,27 @@ int vcs_catch_up(struct vcs *v, char *err, size_t errlen)
 	return 0;
 }
 
+static void kick_remote(void *arg)
+{
+	vremote_kick(((struct vcs *)arg)->remote);
+}
+
 int vcs_start(struct vcs *v, char *err, size_t errlen)
 {
-	int r = pthread_create(&v->thread, NULL, committer, v);
+	int r;
 
+	/* The checker and the pusher have repository handles of their own; they start first,
+	 * so that they see what the start-up scan committed. */
+	r = vremote_open(&v->remote, v->tab, err, errlen);
+	if (!r)
+		r = vremote_start(v->remote, err, errlen);
+	if (!r)
+		r = vhooks_open(&v->hooks, v->tab, kick_remote, v, err, errlen);
+	if (!r)
+		r = vhooks_start(v->hooks, err, errlen);
+	if (r)
+		return r;
+	r = pthread_create(&v->thread, NULL, committer, v);
 	if (r) {
 		snprintf(err, errlen, "cannot start the committer thread: %s", strerror(r));
 		return -r;
@@ -441,6 +463,11 @@ void vcs_close(struct vcs *v)
 		pthread_join(v->thread, NULL);
 		v->running = 0;
 	}
+	/* the checker may kick the pusher: it stops first */
+	vhooks_close(v->hooks);
+	v->hooks = NULL;
+	vremote_close(v->remote);
+	v->remote = NULL;
 	if (v->base) {
 		for (size_t i = 0; i < v->tab->nentries; i++)
 			if (v->base[i] >= 0)

@@ -7,6 +7,9 @@
  * and commits it to a bare repository in the state directory. A write never waits for git.
  * On start the whole tree is compared with HEAD and any difference is committed as external,
  * so a crash or a change made while statefs was stopped is never left unrecorded.
+ * After commits, in the background: the mounts' checks and on-change actions run (vhooks.h,
+ * recorded in refs/notes/statefs-check and refs/statefs/last-good) and the history is pushed
+ * to the [remote] (vremote.h), both started by vcs_start and stopped by vcs_close.
  */
 #ifndef STATEFS_VCS_H
 #define STATEFS_VCS_H
@@ -52,7 +55,8 @@ int vcs_head_for_snapshot(const struct mtab *tab, char hex[41], char *err, size_
 /* Scan everything and commit what differs from HEAD as external (found at start-up). */
 int vcs_catch_up(struct vcs *v, char *err, size_t errlen);
 
-/* Start the committer thread (after any fork: threads do not survive fuse_daemonize). */
+/* Start the committer thread, the checker and the pusher (after any fork: threads do not
+ * survive fuse_daemonize). */
 int vcs_start(struct vcs *v, char *err, size_t errlen);
 
 /* Commit what is pending, stop the committer thread, close the repository. NULL is fine. */

@@ -10,7 +10,9 @@
 
 #include "fs/meta.h"
 #include "fs/vcs.h"
+#include "fs/vhooks.h"
 #include "fs/vqueue.h"
+#include "fs/vremote.h"
 
 /* One changed path of the commit being made: 'A'dd, 'M'odify, 'D'elete, 'T' mode or owner. */
 struct vcs_change {
@@ -49,7 +51,32 @@ struct vcs {
 	char **small_packs; /* "pack-<hex>" written since the last merge */
 	size_t nsmall;
 	char host[64];
+	struct vhooks *hooks;   /* checks after commits; NULL until vcs_start */
+	struct vremote *remote; /* pushes after commits; NULL without [remote] */
 };
+
+/* A growing string; on ENOMEM it stays as it was, oom is set and the caller fails. */
+struct vcs_sbuf {
+	char *s;
+	size_t len, cap;
+	int oom;
+};
+
+void vcs_sbprintf(struct vcs_sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* vstatus.c: one record of STATE_DIR/status/last-KIND (and last-error when !ok). */
+struct vstatus {
+	const char *kind; /* "check", "push" */
+	int64_t time;     /* when it ended, seconds since the epoch */
+	int ok;
+	int64_t duration_ms; /* -1: unknown */
+	const char *what, *message;
+	const char *extra; /* more "key value\n" lines, values escaped with vstatus_escape */
+};
+
+int vstatus_write(const char *state_dir, const struct vstatus *st);
+/* @in as an event value: bytes below 0x20, DEL and backslash as \ooo; cut to fit @size. */
+void vstatus_escape(const char *in, char *out, size_t size);
 
 /* vscan.c: bring the index and the metadata of @path (and below it if @recursive) in line with
  * what is on disk, recording each difference in v->chg. 0 or -errno. */

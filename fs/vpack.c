@@ -8,7 +8,8 @@
  * refs/statefs/packed), after which each small pack whose objects all sit in the merged one is
  * deleted (checked object by object, so a crash at any point loses nothing). When merged packs
  * pile up, everything is repacked into one and the old packs go. Loose objects (from older
- * versions) are packed and removed the same way.
+ * versions, and the check notes, which the checker thread writes loose) are packed and removed
+ * the same way; the notes have their own marker, refs/statefs/packed-notes.
  */
 #include "fs/vcs_int.h"
 
@@ -24,6 +25,7 @@
 #include <unistd.h>
 
 #define PACKED_REF "refs/statefs/packed"
+#define PACKED_NOTES_REF "refs/statefs/packed-notes"
 #define MAX_PACKS 16 /* merged packs before everything is repacked into one */
 
 static int count_packs(const char *packdir, char ***names, size_t *n)
@@ -197,7 +199,8 @@ int vpack(struct vcs *v)
 {
 	git_packbuilder *pb = NULL;
 	git_revwalk *walk = NULL;
-	git_oid packed;
+	git_oid packed, notes, packed_notes;
+	int has_notes, notes_done;
 	char objdir[PATH_MAX], packdir[PATH_MAX + 8], idx[PATH_MAX + 160];
 	char **packs = NULL;
 	size_t npacks = 0;
@@ -215,11 +218,22 @@ int vpack(struct vcs *v)
 		goto out;
 	}
 	git_packbuilder_set_threads(pb, 1);
+	has_notes = git_reference_name_to_id(&notes, v->repo, VHOOKS_NOTES_REF) == 0;
+	notes_done = !has_notes ||
+		     (git_reference_name_to_id(&packed_notes, v->repo, PACKED_NOTES_REF) == 0 &&
+		      git_oid_equal(&packed_notes, &notes));
+	if (has_notes && git_revwalk_push(walk, &notes)) {
+		err = -EIO;
+		goto out;
+	}
 	if (!full && git_reference_name_to_id(&packed, v->repo, PACKED_REF) == 0) {
-		if (git_oid_equal(&packed, &v->head))
+		if (git_oid_equal(&packed, &v->head) && notes_done)
 			goto out;
 		git_revwalk_hide(walk, &packed);
 	}
+	if (!full && has_notes &&
+	    git_reference_name_to_id(&packed_notes, v->repo, PACKED_NOTES_REF) == 0)
+		git_revwalk_hide(walk, &packed_notes);
 	if (git_packbuilder_insert_walk(pb, walk) ||
 	    git_packbuilder_write(pb, packdir, 0, NULL, NULL)) {
 		const git_error *ge = git_error_last();
@@ -255,6 +269,10 @@ int vpack(struct vcs *v)
 	git_reference *ref = NULL;
 
 	if (git_reference_create(&ref, v->repo, PACKED_REF, &v->head, 1, "statefs: packed") == 0)
+		git_reference_free(ref);
+	ref = NULL;
+	if (has_notes && git_reference_create(&ref, v->repo, PACKED_NOTES_REF, &notes, 1,
+					      "statefs: packed") == 0)
 		git_reference_free(ref);
 	git_odb *odb = NULL;
 

@@ -47,13 +47,14 @@ static const struct section {
 	const char *name, *keys, *example; /* example: the name of a named section */
 } sections[] = {
     {"state", "dir", NULL},
-    {"mount", "kind, source, check or on-change", "nginx"},
+    {"mount", "kind, source, check, on-change or check-timeout", "nginx"},
     {"database", "host, port, socket or option-file", "clemence_db"},
     {"snapshot", "keep-last, keep-daily, keep-weekly or keep-monthly", NULL},
+    {"remote", "url, branch or interval", NULL},
 };
 
 /* T_KIND and T_SOURCE are for [mount] only and also fill its struct msect. */
-enum type { T_STR, T_PATH, T_PORT, T_COUNT, T_KIND, T_SOURCE };
+enum type { T_STR, T_PATH, T_PORT, T_COUNT, T_SECONDS, T_URL, T_BRANCH, T_KIND, T_SOURCE };
 
 /* Every key, and where its value goes in its section's struct (mtab, mtab_entry, mtab_database). */
 static const struct key {
@@ -66,6 +67,7 @@ static const struct key {
     {"mount", "source", T_SOURCE, 0},
     {"mount", "check", T_STR, offsetof(struct mtab_entry, check)},
     {"mount", "on-change", T_STR, offsetof(struct mtab_entry, on_change)},
+    {"mount", "check-timeout", T_SECONDS, offsetof(struct mtab_entry, check_timeout)},
     {"database", "host", T_STR, offsetof(struct mtab_database, host)},
     {"database", "port", T_PORT, offsetof(struct mtab_database, port)},
     {"database", "socket", T_PATH, offsetof(struct mtab_database, socket)},
@@ -74,6 +76,9 @@ static const struct key {
     {"snapshot", "keep-daily", T_COUNT, offsetof(struct mtab, keep_daily)},
     {"snapshot", "keep-weekly", T_COUNT, offsetof(struct mtab, keep_weekly)},
     {"snapshot", "keep-monthly", T_COUNT, offsetof(struct mtab, keep_monthly)},
+    {"remote", "url", T_URL, offsetof(struct mtab, remote.url)},
+    {"remote", "branch", T_BRANCH, offsetof(struct mtab, remote.branch)},
+    {"remote", "interval", T_COUNT, offsetof(struct mtab, remote.interval)},
 };
 
 static const char *const reserved[] = {"backups", "history", "db"};
@@ -317,6 +322,39 @@ static int named(struct load *ld, void **obj)
 	return (*name = strdup(ld->sub)) ? 0 : oom(ld);
 }
 
+static int set_str(struct load *ld, char **slot, const char *value)
+{
+	free(*slot);
+	return (*slot = strdup(value)) ? 0 : oom(ld);
+}
+
+/* A push URL libgit2 can use without asking for a password: a path, ssh or scp-like. */
+static bool remote_url_ok(const char *u)
+{
+	static const char *const schemes[] = {"ssh://", "git+ssh://", "ssh+git://", "file:///"};
+	size_t colon = strcspn(u, ":");
+
+	if (u[0] == '/')
+		return true;
+	for (size_t i = 0; i < ARRAY_SIZE(schemes); i++)
+		if (!strncmp(u, schemes[i], strlen(schemes[i])))
+			return u[strlen(schemes[i])] != '\0';
+	/* [user@]host:path, as scp and git write it: no '/' before the colon */
+	return colon && u[colon] == ':' && strcspn(u, "/") > colon && u[colon + 1] &&
+	       !strstr(u, "://");
+}
+
+static bool branch_ok(const char *b)
+{
+	char ref[300];
+	int valid = 0;
+
+	if (strlen(b) > 250 || b[0] == '-')
+		return false;
+	snprintf(ref, sizeof(ref), "refs/heads/%s", b);
+	return git_reference_name_is_valid(&valid, ref) == 0 && valid;
+}
+
 /* Store @value of key @k in @obj, the struct of its section. */
 static int set(struct load *ld, const struct key *k, void *obj, const char *value)
 {
@@ -327,8 +365,7 @@ static int set(struct load *ld, const struct key *k, void *obj, const char *valu
 
 	switch (k->type) {
 	case T_STR:
-		free(*(char **)slot);
-		return (*(char **)slot = strdup(value)) ? 0 : oom(ld);
+		return set_str(ld, slot, value);
 	case T_PATH:
 		return set_path(ld, slot, value);
 	case T_PORT:
@@ -339,6 +376,23 @@ static int set(struct load *ld, const struct key *k, void *obj, const char *valu
 		if (parse_uint(value, INT_MAX, slot))
 			return fail(ld, "bad count '%s' (expected a non-negative integer)", value);
 		return 0;
+	case T_SECONDS:
+		if (parse_uint(value, 86400, slot) || !*(unsigned *)slot)
+			return fail(ld, "bad time '%s' (expected 1 to 86400 seconds)", value);
+		return 0;
+	case T_URL:
+		if (!remote_url_ok(value))
+			return fail(ld,
+				    "bad url '%s' (expected an absolute path, ssh://host/path, "
+				    "[user@]host:path or file:///path)",
+				    value);
+		return set_str(ld, slot, value);
+	case T_BRANCH:
+		if (!branch_ok(value))
+			return fail(ld,
+				    "bad branch name '%s' (expected a git branch name like main)",
+				    value);
+		return set_str(ld, slot, value);
 	case T_KIND:
 		ms->has_kind = true;
 		if (!strcmp(value, "tree"))
@@ -378,8 +432,10 @@ static int take(struct load *ld, char *name, const char *value)
 	for (i = 0; i < ARRAY_SIZE(sections); i++)
 		s = strcmp(name, sections[i].name) ? s : &sections[i];
 	if (!s)
-		return fail(
-		    ld, "unknown section [%s] (expected state, mount, database or snapshot)", name);
+		return fail(ld,
+			    "unknown section [%s] (expected state, mount, database, snapshot or "
+			    "remote)",
+			    name);
 	if (s->example && !ld->sub)
 		return fail(ld, "[%s] needs a name, as in [%s \"%s\"]", name, name, s->example);
 	if (!s->example && ld->sub)
@@ -446,6 +502,26 @@ static int source(struct load *ld, struct mtab_entry *ent, const char *src)
 	return set_path(ld, &ps->path, colon + 1);
 }
 
+/* [remote]: url is required once the section is there; branch and interval have defaults. */
+static int finish_remote(struct load *ld)
+{
+	struct mtab_remote *r = &ld->tab->remote;
+
+	ld->sect = "remote";
+	ld->sub = NULL;
+	ld->key = "url";
+	ld->nth = -1;
+	if (!r->url && (r->branch || find_line(ld->text, "remote", NULL, "interval", 0)))
+		return fail(ld, "missing (expected a path, ssh://host/path or host:path)");
+	if (!r->url)
+		return 0;
+	if (!r->branch && !(r->branch = strdup("main")))
+		return oom(ld);
+	if (!find_line(ld->text, "remote", NULL, "interval", 0))
+		r->interval = MTAB_PUSH_INTERVAL;
+	return 0;
+}
+
 /* Check what needs the whole file: each mount's kind against its sources, port with host. */
 static int finish(struct load *ld)
 {
@@ -477,6 +553,9 @@ static int finish(struct load *ld)
 		ld->nth = 0;
 		if (ent->kind == MTAB_PLAIN && (ent->check || ent->on_change))
 			return fail(ld, "only tree and files mounts run commands");
+		ld->key = "check-timeout";
+		if (ent->check_timeout && !ent->check && !ent->on_change)
+			return fail(ld, "given without check or on-change");
 		if (ent->kind == MTAB_PLAIN &&
 		    !(ent->plain = calloc(ms->nsrc, sizeof(*ent->plain))))
 			return oom(ld);
@@ -498,7 +577,7 @@ static int finish(struct load *ld)
 	}
 	if (!tab->state_dir && !(tab->state_dir = strdup(MTAB_DEFAULT_STATE_DIR)))
 		return oom(ld);
-	return 0;
+	return finish_remote(ld);
 }
 
 /* The file's text for find_line(); it ends at a NUL, which libgit2 rejects anyway. */
@@ -629,6 +708,8 @@ void mtab_free(struct mtab *tab)
 		free(tab->dbs[i].socket);
 		free(tab->dbs[i].option_file);
 	}
+	free(tab->remote.url);
+	free(tab->remote.branch);
 	free(tab->entries);
 	free(tab->dbs);
 	free(tab->path);

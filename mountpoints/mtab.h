@@ -39,8 +39,19 @@ struct mtab_entry {
 	struct mtab_glob glob; /* MTAB_FILES only */
 	struct mtab_plain_source *plain; /* MTAB_PLAIN only */
 	size_t nplain;
-	char *check;     /* optional "check" command, NULL if none */
+	char *check;     /* optional "check" command, NULL if none; "{}" = a changed file */
 	char *on_change; /* optional "on-change" command, NULL if none */
+	unsigned check_timeout; /* seconds each of those may run; 0 = MTAB_CHECK_TIMEOUT */
+};
+
+#define MTAB_CHECK_TIMEOUT 60
+#define MTAB_PUSH_INTERVAL 60
+
+/* [remote]: where the config history is pushed. url NULL = no remote. */
+struct mtab_remote {
+	char *url;         /* an absolute path, ssh://host/path, [user@]host:path or file:// */
+	char *branch;      /* the branch written on the remote; default "main" */
+	unsigned interval; /* seconds between pushes (batching); default MTAB_PUSH_INTERVAL */
 };
 
 struct mtab_database {
@@ -59,6 +70,7 @@ struct mtab {
 	struct mtab_database *dbs;
 	size_t ndbs;
 	unsigned keep_last, keep_daily, keep_weekly, keep_monthly; /* [snapshot]; 0 = unset */
+	struct mtab_remote remote;
 };
 
 /*

@@ -228,7 +228,7 @@ static void test_errors(void)
 		 ":1: mount.nginx.kind: unknown kind 'tre' (expected tree, files or plain)");
 	load_err("[mount \"nginx\"]\n\tkind = tree\n\tsorce = /etc/nginx\n", EINVAL,
 		 ":3: mount.nginx.sorce: unknown key 'sorce' in [mount \"nginx\"] (expected kind, "
-		 "source, check or on-change)");
+		 "source, check, on-change or check-timeout)");
 	load_err("[mount \"a\"]\nkind = tree\nsource = /a\n\n[mount \"nginx\"]\n\tkind = tree\n",
 		 EINVAL, ":5: mount.nginx.source: missing (expected an absolute directory)");
 	load_err("\n[mount \"nginx\"]\n\tsource = /etc/nginx\n", EINVAL,
@@ -284,11 +284,11 @@ static void test_errors(void)
 		 ":2: state.directory: unknown key 'directory' in [state] (expected dir)");
 	load_err("[state]\n\tdir\n", EINVAL, ":2: state.dir: no value (expected 'dir = ...')");
 	load_err("[mounts \"x\"]\n\tkind = tree\n", EINVAL,
-		 ":1: mounts.x.kind: unknown section [mounts] (expected state, mount, database or "
-		 "snapshot)");
+		 ":1: mounts.x.kind: unknown section [mounts] (expected state, mount, database, "
+		 "snapshot or remote)");
 	load_err("[include]\n\tpath = /etc/other\n", EINVAL,
-		 ":1: include.path: unknown section [include] (expected state, mount, database or "
-		 "snapshot)");
+		 ":1: include.path: unknown section [include] (expected state, mount, database, "
+		 "snapshot or remote)");
 
 	/* Databases. */
 	load_err("[database \"d\"]\n\thost = 127.0.0.1\n\tsocket = /run/s\n", EINVAL,
@@ -429,6 +429,52 @@ static void test_glob(void)
 	CHECK_INT(mtab_glob_parse(NULL, &g), -EINVAL);
 }
 
+/* [remote] and check-timeout. */
+static void test_remote(void)
+{
+	struct mtab *tab;
+
+	tab = load_ok("[mount \"n\"]\n\tkind = tree\n\tsource = /n\n\tcheck = true\n");
+	if (tab) {
+		CHECK(!tab->remote.url && !tab->remote.branch);
+		CHECK_INT(tab->entries[0].check_timeout, 0);
+		mtab_free(tab);
+	}
+	tab = load_ok("[remote]\n\turl = /srv/backup/config.git\n[mount \"n\"]\n\tkind = tree\n"
+		      "\tsource = /n\n\ton-change = true\n\tcheck-timeout = 5\n");
+	if (tab) {
+		CHECK_STR(tab->remote.url, "/srv/backup/config.git");
+		CHECK_STR(tab->remote.branch, "main");
+		CHECK_INT(tab->remote.interval, MTAB_PUSH_INTERVAL);
+		CHECK_INT(tab->entries[0].check_timeout, 5);
+		mtab_free(tab);
+	}
+	tab = load_ok("[remote]\n\turl = backup@vps2.example:statefs/config.git\n"
+		      "\tbranch = vps1\n\tinterval = 0\n");
+	if (tab) {
+		CHECK_STR(tab->remote.branch, "vps1");
+		CHECK_INT(tab->remote.interval, 0);
+		mtab_free(tab);
+	}
+	tab = load_ok("[remote]\n\turl = ssh://git@host:2222/srv/config.git\n");
+	mtab_free(tab);
+	load_err("[remote]\n\turl = config.git\n", EINVAL,
+		 ":2: remote.url: bad url 'config.git' (expected an absolute path, ssh://host/path, "
+		 "[user@]host:path or file:///path)");
+	load_err("[remote]\n\turl = https://example.com/x.git\n", EINVAL,
+		 ":2: remote.url: bad url 'https://example.com/x.git' (expected an absolute path, "
+		 "ssh://host/path, [user@]host:path or file:///path)");
+	load_err("[remote]\n\tbranch = main\n", EINVAL,
+		 ":1: remote.url: missing (expected a path, ssh://host/path or host:path)");
+	load_err("[remote]\n\turl = /x\n\tbranch = a..b\n", EINVAL,
+		 ":3: remote.branch: bad branch name 'a..b' (expected a git branch name like main)");
+	load_err("[remote \"o\"]\n\turl = /x\n", EINVAL, ":1: remote.o.url: [remote] takes no name");
+	load_err("[mount \"n\"]\n\tkind = tree\n\tsource = /n\n\tcheck-timeout = 0\n", EINVAL,
+		 ":4: mount.n.check-timeout: bad time '0' (expected 1 to 86400 seconds)");
+	load_err("[mount \"n\"]\n\tkind = tree\n\tsource = /n\n\tcheck-timeout = 9\n", EINVAL,
+		 ":4: mount.n.check-timeout: given without check or on-change");
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir)) {
@@ -440,6 +486,7 @@ int main(void)
 	test_errors();
 	test_missing();
 	test_glob();
+	test_remote();
 	unlink(conf);
 	rmdir(dir);
 	UNIT_DONE();
