@@ -10,7 +10,9 @@
 # the same .sql.zst both ways, alternating, into a database created empty just before; the
 # figures are the best and the median of RUNS, and the ratio of the medians. It also checks that
 # both ways give the same CHECKSUM TABLE, and prints statefs's peak RSS. The private MariaDB
-# (tests/lib/mariadb.sh) runs with a 128 MiB buffer pool, as a small VPS would.
+# (tests/lib/mariadb.sh) runs with a 128 MiB buffer pool, as a small VPS would. The machine's
+# load average is printed: other work on it shows in the figures (STATEFS= to use a copy of
+# the binary that a concurrent build will not replace).
 set -e
 cd "$(dirname "$0")/.."
 TOP=$PWD
@@ -39,7 +41,8 @@ echo "generating a WordPress-like database: $posts posts ..."
 sql -e "CREATE DATABASE wp CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_520_ci"
 client wp <<EOF
 CREATE TABLE wp_posts (
-  ID bigint(20) unsigned NOT NULL AUTO_INCREMENT, post_author bigint(20) unsigned NOT NULL DEFAULT 0,
+  ID bigint(20) unsigned NOT NULL AUTO_INCREMENT,
+  post_author bigint(20) unsigned NOT NULL DEFAULT 0,
   post_date datetime NOT NULL DEFAULT '0000-00-00 00:00:00',
   post_date_gmt datetime NOT NULL DEFAULT '0000-00-00 00:00:00',
   post_content longtext NOT NULL, post_title text NOT NULL, post_excerpt text NOT NULL,
@@ -110,7 +113,8 @@ EOF
 "$STATEFS" dump -c "$W/conf" wp >"$W/dump.sql.zst"
 sqlmb=$(zstdcat "$W/dump.sql.zst" | wc -c | awk '{printf "%.0f", $1 / 1048576}')
 zmb=$(stat -c %s "$W/dump.sql.zst" | awk '{printf "%.1f", $1 / 1048576}')
-echo "dump: $sqlmb MiB of SQL, $zmb MiB compressed; $(nproc) CPUs; server $(sql -e 'SELECT VERSION()')"
+echo "dump: $sqlmb MiB of SQL, $zmb MiB compressed; $(nproc) CPUs, load average" \
+	"$(cut -d' ' -f1 /proc/loadavg); server $(sql -e 'SELECT VERSION()')"
 
 fresh() { sql -e "DROP DATABASE IF EXISTS fresh; CREATE DATABASE fresh CHARACTER SET utf8mb4 \
 	COLLATE utf8mb4_unicode_520_ci"; sync; }
@@ -141,7 +145,8 @@ stats() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {printf "%.2f %.2
 read -r sbest smed <<<"$(stats "${stock[@]}")"
 read -r obest omed <<<"$(stats "${ours[@]}")"
 echo
-echo "restore of $sqlmb MiB of SQL ($zmb MiB zstd), best and median of $RUNS, into a fresh database:"
+echo "restore of $sqlmb MiB of SQL ($zmb MiB zstd), best and median of $RUNS runs, into a" \
+	"fresh database:"
 printf '  zstdcat dump.sql.zst | mariadb    %6.2f s  %6.2f s\n' "$sbest" "$smed"
 printf '  statefs restore (%s connections)   %6.2f s  %6.2f s   peak RSS %d MiB\n' \
 	"$(sed -n 's/.* on \([0-9]*\) connections.*/\1/p' "$W/out")" "$obest" "$omed" \

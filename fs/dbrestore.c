@@ -126,7 +126,11 @@ int dbrestore_finish(struct dbrestore *d)
 	r = restore_db_finish(d->r, &st, err, sizeof(err));
 	d->r = NULL; /* freed by finish, whatever the result */
 	if (r) {
-		snprintf(msg, sizeof(msg), "restore failed, the database is unchanged: %s", err);
+		snprintf(msg, sizeof(msg), "restore failed, %s: %s",
+			 st.swapped ? "after the tables were swapped in (the snapshot taken "
+				      "before holds the previous state)"
+				    : "the database is unchanged",
+			 err);
 		log_msg(d->db, FUSE_LOG_ERR, msg);
 		record(d, EVENT_FAILED, msg);
 		d->result = r == -EBUSY ? -EBUSY : -EIO;

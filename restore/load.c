@@ -87,12 +87,15 @@ static int live_defaults(struct restore *r)
 	int rc;
 
 	restore_literal(r->coord, lit, r->db->name);
-	snprintf(sql, sizeof(sql), "SELECT CONCAT(DEFAULT_CHARACTER_SET_NAME, '\\t', "
+	snprintf(sql, sizeof(sql),
+		 "SELECT CONCAT(DEFAULT_CHARACTER_SET_NAME, '\\t', "
 		 "DEFAULT_COLLATION_NAME) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s "
-		 "AND BINARY SCHEMA_NAME = BINARY %s", lit, lit);
+		 "AND BINARY SCHEMA_NAME = BINARY %s",
+		 lit, lit);
 	rc = query_value(r, sql, both, sizeof(both));
 	if (rc == 1)
-		return restore_fail(r, -ENOENT, "no such database on the server (a restore "
+		return restore_fail(r, -ENOENT,
+				    "no such database on the server (a restore "
 				    "replaces an existing database: create it first)");
 	tab = strchr(both, '\t');
 	if (rc || !tab)
@@ -136,11 +139,13 @@ static int scratch(struct restore *r)
 		n = atomic_fetch_add(&counter, 1) + 1;
 		snprintf(r->stage, sizeof(r->stage), "%.30s__statefs_stage_%d_%u", r->base,
 			 (int)getpid(), n % 1000000);
-		snprintf(r->old, sizeof(r->old), "%.30s__statefs_old_%d_%u", r->base,
-			 (int)getpid(), n % 1000000);
+		snprintf(r->old, sizeof(r->old), "%.30s__statefs_old_%d_%u", r->base, (int)getpid(),
+			 n % 1000000);
 		restore_ident(q, r->stage);
-		rc = restore_execf(r->coord, msg, sizeof(msg), "CREATE DATABASE %s CHARACTER SET "
-				   "%s COLLATE %s", q, r->cs, r->coll);
+		rc = restore_execf(r->coord, msg, sizeof(msg),
+				   "CREATE DATABASE %s CHARACTER SET "
+				   "%s COLLATE %s",
+				   q, r->cs, r->coll);
 		if (rc && mysql_errno(r->coord) == ER_DB_CREATE_EXISTS)
 			continue;
 		if (rc) {
@@ -148,8 +153,10 @@ static int scratch(struct restore *r)
 			return restore_fail(r, rc, "creating the staging database: %s", msg);
 		}
 		restore_ident(q, r->old);
-		rc = restore_execf(r->coord, msg, sizeof(msg), "CREATE DATABASE %s CHARACTER SET "
-				   "%s COLLATE %s", q, r->cs, r->coll);
+		rc = restore_execf(r->coord, msg, sizeof(msg),
+				   "CREATE DATABASE %s CHARACTER SET "
+				   "%s COLLATE %s",
+				   q, r->cs, r->coll);
 		if (rc) {
 			r->old[0] = '\0';
 			return restore_fail(r, rc, "creating a scratch database: %s", msg);
@@ -193,13 +200,14 @@ static int setup(struct restore *r)
 	rc = scratch(r);
 	if (rc)
 		return rc;
-	r->guard = (struct restore_guard){r->db->name, (const char *const *)r->others,
-					  r->nothers, r->version};
+	r->guard = (struct restore_guard){r->db->name, (const char *const *)r->others, r->nothers,
+					  r->version};
 	r->split = sqlsplit_new(r->max_packet ? r->max_packet : (1u << 30));
 	if (!r->split)
 		return restore_fail(r, -ENOMEM, "out of memory");
 	for (i = 0; i < r->nw; i++) {
 		rc = dump_connect(r->db, r->stage, &r->w[i].m, msg, sizeof(msg));
+		rc = rc ?: restore_session_defaults(r->w[i].m, msg, sizeof(msg));
 		if (rc)
 			return restore_fail(r, rc, "a loading connection: %s", msg);
 		r->w[i].id = mysql_thread_id(r->w[i].m);

@@ -4,9 +4,10 @@
  * prelude of SETs, to the statements kept for after the load.
  *
  * A table's part starts at DROP TABLE|SEQUENCE IF EXISTS or at a CREATE TABLE|SEQUENCE that
- * is not right after its own DROP, and ends where the next one starts. Within a part, rows
- * must be for that table (a dump's shape; anything else is refused, since running it beside
- * other tables' loads would not be the same as running the file in order).
+ * is not right after its own DROP, and ends where the next one starts; then the ALTER TABLE
+ * that adds the keys its CREATE was loaded without (restore_defer_keys) runs after all its jobs.
+ * Within a part, rows must be for that table (a dump's shape; anything else is refused, since
+ * running it beside other tables' loads would not be the same as running the file in order).
  */
 #include "restore/load_int.h"
 
@@ -22,16 +23,45 @@ static struct rtable *table_find(struct restore *r, const char *name)
 	return NULL;
 }
 
+/* The end of a table's part: its deferred keys, once all its rows are in. */
+static int part_end(struct restore *r)
+{
+	struct rtable *t = r->cur;
+	struct sqlsplit_stmt st;
+	struct rstmt *s;
+	int rc;
+
+	if (!t || !t->alter)
+		return 0;
+	st = (struct sqlsplit_stmt){t->alter, t->alter_len, t->alter_number, t->alter_line};
+	s = restore_stmt_copy(&st);
+	free(t->alter);
+	t->alter = NULL;
+	if (!s)
+		return restore_fail(r, -ENOMEM, "out of memory");
+	rc = restore_job_new(r, t, false, t->njobs); /* after every job of the table */
+	if (rc) {
+		free(s);
+		return rc;
+	}
+	return restore_job_add(r, s);
+}
+
 /* A new table part: its first job (DROP, CREATE and whatever precedes its first row). */
 static int part_new(struct restore *r, const struct sqlsplit_stmt *st, const char *name)
 {
 	struct rtable *t;
 	size_t n = strlen(name);
+	int rc = part_end(r);
 
+	if (rc)
+		return rc;
 	if (table_find(r, name))
-		return restore_fail(r, -EINVAL, "statement %llu (line %llu): table `%s` appears "
-				    "twice: not the shape of a dump", (unsigned long long)st->number,
-				    (unsigned long long)st->line, name);
+		return restore_fail(r, -EINVAL,
+				    "statement %llu (line %llu): table `%s` appears "
+				    "twice: not the shape of a dump",
+				    (unsigned long long)st->number, (unsigned long long)st->line,
+				    name);
 	t = calloc(1, sizeof(*t) + n + 1);
 	if (!t)
 		return restore_fail(r, -ENOMEM, "out of memory");
@@ -60,6 +90,34 @@ static int job_for(struct restore *r, bool chunk)
 	return restore_job_new(r, t, true, t->barrier);
 }
 
+/* A CREATE TABLE, without its plain secondary keys when they can be built after the rows. */
+static int add_create(struct restore *r, const struct sqlsplit_stmt *st,
+		      const struct restore_stmt *c)
+{
+	struct rtable *t = r->cur;
+	struct sqlsplit_stmt mod = *st;
+	struct rstmt *s;
+	char *create;
+	int rc = 0;
+
+	if (c->has_pk)
+		rc = restore_defer_keys(st->sql, st->len, c->name, &create, &mod.len, &t->alter,
+					&t->alter_len);
+	if (rc < 0)
+		return restore_fail(r, rc, "out of memory");
+	if (rc) {
+		mod.sql = create;
+		t->alter_number = st->number;
+		t->alter_line = st->line;
+	}
+	s = restore_stmt_copy(&mod);
+	if (rc)
+		free(create);
+	if (!s)
+		return restore_fail(r, -ENOMEM, "out of memory");
+	return restore_job_add(r, s);
+}
+
 static int add(struct restore *r, const struct sqlsplit_stmt *st)
 {
 	struct rstmt *s = restore_stmt_copy(st);
@@ -81,31 +139,37 @@ static int on_stmt(void *arg, const struct sqlsplit_stmt *st)
 	rc = restore_stmt_classify(st->sql, st->len, &r->guard, &c, msg, sizeof(msg));
 	if (rc)
 		return restore_fail(r, rc, "statement %llu (line %llu) refused: %s",
-				    (unsigned long long)st->number, (unsigned long long)st->line, msg);
+				    (unsigned long long)st->number, (unsigned long long)st->line,
+				    msg);
 	same = r->cur && !strcmp(r->cur->name, c.name);
 	switch (c.kind) {
 	case RESTORE_STMT_SET:
-		rc = restore_prelude_add(r, st) ?: restore_script_add(r, st);
-		if (!rc && r->cur)
-			rc = job_for(r, false) ?: add(r, st);
-		return rc;
+		/*
+		 * In the job that runs it (opened first: the job it ends must not count it in
+		 * its prelude_end), and in the prelude for the other loaders.
+		 */
+		rc = r->cur ? job_for(r, false) : 0;
+		rc = rc ?: restore_prelude_add(r, st) ?: restore_script_add(r, st);
+		return rc ?: r->cur ? add(r, st) : 0;
 	case RESTORE_STMT_TABLE_DROP:
 	case RESTORE_STMT_TABLE_CREATE:
 		/* the CREATE right after its DROP stays in the DROP's part */
 		if (!(same && c.kind == RESTORE_STMT_TABLE_CREATE && !r->cur->created &&
 		      r->cur->njobs == 1))
 			rc = part_new(r, st, c.name);
-		if (!rc && c.kind == RESTORE_STMT_TABLE_CREATE) {
-			r->cur->created = true;
-			r->cur->has_pk = c.has_pk;
-		}
-		return rc ?: add(r, st);
+		if (rc || c.kind != RESTORE_STMT_TABLE_CREATE)
+			return rc ?: add(r, st);
+		r->cur->created = true;
+		r->cur->has_pk = c.has_pk;
+		return add_create(r, st, &c);
 	case RESTORE_STMT_ROWS:
 	case RESTORE_STMT_TABLE_OTHER:
 		if (!same)
-			return restore_fail(r, -EINVAL, "statement %llu (line %llu): a statement "
+			return restore_fail(r, -EINVAL,
+					    "statement %llu (line %llu): a statement "
 					    "on `%s` outside that table's part: not the shape of a "
-					    "dump", (unsigned long long)st->number,
+					    "dump",
+					    (unsigned long long)st->number,
 					    (unsigned long long)st->line, c.name);
 		rc = job_for(r, c.kind == RESTORE_STMT_ROWS && r->cur->has_pk && r->cur->created);
 		return rc ?: add(r, st);
@@ -164,8 +228,10 @@ static int unzstd(struct restore *r, const void *buf, size_t len, bool end)
 		out = (ZSTD_outBuffer){r->zbuf, r->zcap, 0};
 		ret = ZSTD_decompressStream(r->z, &out, &in);
 		if (ZSTD_isError(ret))
-			return restore_fail(r, -EIO, "the zstd stream is corrupt (%s) near byte "
-					    "%llu of the input", ZSTD_getErrorName(ret),
+			return restore_fail(r, -EIO,
+					    "the zstd stream is corrupt (%s) near byte "
+					    "%llu of the input",
+					    ZSTD_getErrorName(ret),
 					    (unsigned long long)(r->bytes_in - len + in.pos));
 		if (in.pos != before || out.pos)
 			r->zlast = ret; /* 0: a frame ended and is flushed */
@@ -255,15 +321,22 @@ int restore_input_end(struct restore *r)
 		if (rc)
 			return rc;
 		if (r->zlast)
-			return restore_fail(r, -EIO, "the zstd stream ends inside a frame: it is "
-					    "cut off (%llu bytes read)", (unsigned long long)r->bytes_in);
+			return restore_fail(r, -EIO,
+					    "the zstd stream ends inside a frame: it is "
+					    "cut off (%llu bytes read)",
+					    (unsigned long long)r->bytes_in);
 	}
 	rc = sqlsplit_end(r->split, on_stmt, r, msg, sizeof(msg));
 	if (rc)
 		return split_fail(r, rc, msg);
+	rc = part_end(r);
+	if (rc)
+		return rc;
 	if (!r->nstmts)
-		return restore_fail(r, -EIO, "the input holds no SQL statement (%llu bytes): "
-				    "nothing to restore", (unsigned long long)r->bytes_in);
+		return restore_fail(r, -EIO,
+				    "the input holds no SQL statement (%llu bytes): "
+				    "nothing to restore",
+				    (unsigned long long)r->bytes_in);
 	want = expected_end(r);
 	while (n && (t[n - 1] == '\n' || t[n - 1] == '\r' || t[n - 1] == ' '))
 		n--;
@@ -275,7 +348,9 @@ int restore_input_end(struct restore *r)
 			want = NULL;
 	}
 	if (want)
-		return restore_fail(r, -EIO, "the dump does not end with its \"%s\" line: it is "
-				    "cut off", want);
+		return restore_fail(r, -EIO,
+				    "the dump does not end with its \"%s\" line: it is "
+				    "cut off",
+				    want);
 	return 0;
 }

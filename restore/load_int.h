@@ -46,6 +46,9 @@ struct rtable {
 	unsigned finished; /* jobs done (shared) */
 	unsigned barrier;  /* a chunk needs this many finished */
 	bool has_pk, created;
+	char *alter; /* its secondary keys, added after its rows (restore_defer_keys) */
+	size_t alter_len;
+	uint64_t alter_number, alter_line; /* its CREATE's */
 	char name[];
 };
 
@@ -110,7 +113,7 @@ struct restore {
 	pthread_cond_t work;  /* for loaders: a job, a statement, a job done, the end, a failure */
 	pthread_cond_t space; /* for the writer: room in the queue; all jobs done */
 	struct rjob *q_head, *q_tail;
-	size_t queued;	 /* bytes of statements not run yet */
+	size_t queued;	  /* bytes of statements not run yet */
 	unsigned running; /* jobs taken and not done */
 	struct rstmt **prelude;
 	size_t nprelude, capprelude, prelude_bytes;
@@ -140,7 +143,7 @@ void restore_job_close(struct restore *r);
 int restore_prelude_add(struct restore *r, const struct sqlsplit_stmt *st);
 int restore_script_add(struct restore *r, const struct sqlsplit_stmt *st);
 int restore_workers_start(struct restore *r);
-int restore_workers_wait(struct restore *r); /* input done; all jobs run; threads joined */
+int restore_workers_wait(struct restore *r);  /* input done; all jobs run; threads joined */
 void restore_workers_stop(struct restore *r); /* on failure: kill queries, join */
 void restore_jobs_free(struct restore *r);
 
@@ -158,8 +161,7 @@ int rnames_add(struct rnames *n, const char *s);
 /* The errno for the last error of @m (-ECONNRESET lost, -ENOSPC full, -EACCES, -EIO...). */
 int restore_mysql_errno(MYSQL *m);
 /* Run one statement, dropping any result; 0 or the errno above, message in err. */
-int restore_exec(MYSQL *m, const char *sql, size_t len, uint64_t *rows, char *err,
-		 size_t errlen);
+int restore_exec(MYSQL *m, const char *sql, size_t len, uint64_t *rows, char *err, size_t errlen);
 /* printf-style SQL, then restore_exec. */
 int restore_execf(MYSQL *m, char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -172,6 +174,11 @@ int restore_query_names(MYSQL *m, const char *sql, bool two, struct rnames *out,
 			size_t errlen);
 /* NAME's base for scratch names (NAME, or a shortened NAME with a hash); out: 64 bytes. */
 void restore_base_name(const char *name, char *out);
+/*
+ * Give @m's session the server's defaults for what dump_connect() sets for the dumper
+ * (time_zone, sql_mode): a dump is run as the stock client would run it.
+ */
+int restore_session_defaults(MYSQL *m, char *err, size_t errlen);
 /* Drop database @name if it exists; 0 or a negative errno with a message. */
 int restore_drop_db(MYSQL *m, const char *name, char *err, size_t errlen);
 

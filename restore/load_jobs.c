@@ -95,9 +95,11 @@ int restore_prelude_add(struct restore *r, const struct sqlsplit_stmt *st)
 	int rc = 0;
 
 	if (r->prelude_bytes + st->len > RESTORE_PRELUDE_MAX)
-		return restore_fail(r, -E2BIG, "statement %llu (line %llu): more than %u bytes of "
-				    "SET statements", (unsigned long long)st->number,
-				    (unsigned long long)st->line, RESTORE_PRELUDE_MAX);
+		return restore_fail(r, -E2BIG,
+				    "statement %llu (line %llu): more than %u bytes of "
+				    "SET statements",
+				    (unsigned long long)st->number, (unsigned long long)st->line,
+				    RESTORE_PRELUDE_MAX);
 	s = restore_stmt_copy(st);
 	if (!s)
 		return restore_fail(r, -ENOMEM, "out of memory");
@@ -122,6 +124,22 @@ out:
 	return rc ? restore_fail(r, rc, "out of memory") : 0;
 }
 
+/* Where O_TMPFILE is not supported: a named file, unlinked at once. */
+static int tmpfile_fallback(const char *dir)
+{
+	char path[4096];
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s/statefs-restore.XXXXXX", dir) >= (int)sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd >= 0)
+		unlink(path);
+	return fd;
+}
+
 /* Kept statements: a header (number, line, length) and the text, in an unlinked file. */
 int restore_script_add(struct restore *r, const struct sqlsplit_stmt *st)
 {
@@ -133,6 +151,8 @@ int restore_script_add(struct restore *r, const struct sqlsplit_stmt *st)
 		dir = r->opts.tmpdir ? r->opts.tmpdir : getenv("TMPDIR");
 		dir = dir && *dir ? dir : "/tmp";
 		fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+		if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL))
+			fd = tmpfile_fallback(dir);
 		if (fd < 0)
 			return restore_fail(r, -errno, "a temporary file in %s: %s", dir,
 					    strerror(errno));
@@ -200,8 +220,7 @@ static void run_job(struct restore *r, struct rworker *w, struct rjob *j)
 		w->applied = j->prelude_end;
 		pthread_mutex_unlock(&r->mu);
 		if (mysql_commit(w->m)) /* in case the dump turned autocommit off */
-			restore_fail(r, restore_mysql_errno(w->m), "COMMIT: %s",
-				     mysql_error(w->m));
+			restore_fail(r, restore_mysql_errno(w->m), "COMMIT: %s", mysql_error(w->m));
 		pthread_mutex_lock(&r->mu);
 	}
 	while ((s = j->head)) { /* left over after a failure */
@@ -327,6 +346,7 @@ void restore_jobs_free(struct restore *r)
 	r->q_tail = r->open = NULL;
 	while ((t = r->tables)) {
 		r->tables = t->next;
+		free(t->alter);
 		free(t);
 	}
 	for (i = 0; i < r->nprelude; i++)

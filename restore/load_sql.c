@@ -208,6 +208,13 @@ void restore_base_name(const char *name, char *out)
 	snprintf(out + k, 64 - k, "_%08x", fnv32(name));
 }
 
+int restore_session_defaults(MYSQL *m, char *err, size_t errlen)
+{
+	return restore_execf(m, err, errlen,
+			     "SET SESSION time_zone = @@GLOBAL.time_zone, sql_mode = "
+			     "@@GLOBAL.sql_mode");
+}
+
 int restore_drop_db(MYSQL *m, const char *name, char *err, size_t errlen)
 {
 	char q[RESTORE_QUOTED];
@@ -229,6 +236,40 @@ static bool stale_suffix(const char *s)
 	if (end == s || *end)
 		return false;
 	return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+/* The views a crashed swap set aside in the live database (see load_swap.c). */
+static int stale_views(MYSQL *m, const struct mtab_database *db, unsigned *n, char *err,
+		       size_t errlen)
+{
+	struct rnames views = {0};
+	char lit[RESTORE_QUOTED], q[2 * RESTORE_QUOTED + 2], *sql, msg[512];
+	size_t i;
+	int rc;
+
+	restore_literal(m, lit, db->name);
+	if (asprintf(&sql,
+		     "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = "
+		     "%s AND BINARY TABLE_SCHEMA = BINARY %s AND TABLE_TYPE = 'VIEW' AND "
+		     "TABLE_NAME LIKE '\\_\\_statefs\\_view\\_%%'",
+		     lit, lit) < 0)
+		return snprintf(err, errlen, "out of memory"), -ENOMEM;
+	rc = restore_query_names(m, sql, false, &views, msg, sizeof(msg));
+	free(sql);
+	for (i = 0; !rc && i < views.n; i++) {
+		if (!stale_suffix(views.v[i] + strlen("__statefs_view_")))
+			continue;
+		restore_ident(q, db->name);
+		strcat(q, ".");
+		restore_ident(q + strlen(q), views.v[i]);
+		rc = restore_execf(m, msg, sizeof(msg), "DROP VIEW IF EXISTS %s", q);
+		*n += !rc;
+	}
+	if (rc)
+		snprintf(err, errlen, "database %s: dropping a view left by a swap: %s", db->name,
+			 msg);
+	rnames_free(&views);
+	return rc;
 }
 
 int restore_cleanup_stale(const struct mtab_database *db, unsigned *dropped, char *err,
@@ -268,6 +309,8 @@ int restore_cleanup_stale(const struct mtab_database *db, unsigned *dropped, cha
 			n++;
 		}
 	}
+	rnames_free(&names);
+	rc = stale_views(m, db, &n, err, errlen);
 	if (dropped)
 		*dropped = n;
 out:

@@ -23,21 +23,21 @@ static int list(struct restore *r, int what, const char *schema, struct rnames *
 		size_t errlen)
 {
 	static const char *const sql[] = {
-	    [LIST_TABLES] = "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA "
-			    "= %s AND BINARY TABLE_SCHEMA = BINARY %s AND TABLE_TYPE <> 'VIEW' "
-			    "ORDER BY BINARY TABLE_NAME",
-	    [LIST_VIEWS] = "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = "
-			   "%s AND BINARY TABLE_SCHEMA = BINARY %s AND TABLE_TYPE = 'VIEW' "
-			   "ORDER BY BINARY TABLE_NAME",
-	    [LIST_TRIGGERS] = "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE "
-			      "TRIGGER_SCHEMA = %s AND BINARY TRIGGER_SCHEMA = BINARY %s ORDER BY "
-			      "BINARY EVENT_OBJECT_TABLE, ACTION_TIMING, EVENT_MANIPULATION, "
-			      "ACTION_ORDER",
-	    [LIST_ROUTINES] = "SELECT ROUTINE_TYPE, ROUTINE_NAME FROM information_schema.ROUTINES "
-			      "WHERE ROUTINE_SCHEMA = %s AND BINARY ROUTINE_SCHEMA = BINARY %s "
-			      "ORDER BY BINARY ROUTINE_NAME",
-	    [LIST_EVENTS] = "SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA "
-			    "= %s AND BINARY EVENT_SCHEMA = BINARY %s ORDER BY BINARY EVENT_NAME",
+	    [LIST_TABLES] = ("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA "
+			     "= %s AND BINARY TABLE_SCHEMA = BINARY %s AND TABLE_TYPE <> 'VIEW' "
+			     "ORDER BY BINARY TABLE_NAME"),
+	    [LIST_VIEWS] = ("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = "
+			    "%s AND BINARY TABLE_SCHEMA = BINARY %s AND TABLE_TYPE = 'VIEW' "
+			    "ORDER BY BINARY TABLE_NAME"),
+	    [LIST_TRIGGERS] = ("SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE "
+			       "TRIGGER_SCHEMA = %s AND BINARY TRIGGER_SCHEMA = BINARY %s ORDER BY "
+			       "BINARY EVENT_OBJECT_TABLE, ACTION_TIMING, EVENT_MANIPULATION, "
+			       "ACTION_ORDER"),
+	    [LIST_ROUTINES] = ("SELECT ROUTINE_TYPE, ROUTINE_NAME FROM information_schema.ROUTINES "
+			       "WHERE ROUTINE_SCHEMA = %s AND BINARY ROUTINE_SCHEMA = BINARY %s "
+			       "ORDER BY BINARY ROUTINE_NAME"),
+	    [LIST_EVENTS] = ("SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA "
+			     "= %s AND BINARY EVENT_SCHEMA = BINARY %s ORDER BY BINARY EVENT_NAME"),
 	};
 	char lit[RESTORE_QUOTED], *q;
 	int rc;
@@ -54,8 +54,8 @@ static int list(struct restore *r, int what, const char *schema, struct rnames *
 static int objects(struct restore *r, const char *schema, const char *events, struct rnames *out,
 		   char *err, size_t errlen)
 {
-	static const char *const tag[] = {[LIST_VIEWS] = "VIEW", [LIST_TRIGGERS] = "TRIGGER",
-					  [LIST_EVENTS] = "EVENT"};
+	static const char *const tag[] = {
+	    [LIST_VIEWS] = "VIEW", [LIST_TRIGGERS] = "TRIGGER", [LIST_EVENTS] = "EVENT"};
 	static const int what[] = {LIST_VIEWS, LIST_TRIGGERS, LIST_EVENTS};
 	struct rnames n = {0};
 	char *s;
@@ -103,6 +103,9 @@ static int replay(struct restore *r, const char *db, bool check, char *err, size
 
 	if (rc || !r->script)
 		return rc;
+	rc = restore_session_defaults(r->coord, err, errlen);
+	if (rc)
+		return rc;
 	rewind(r->script);
 	while (!rc && fread(h, sizeof(h), 1, r->script) == 1) {
 		if (h[2] + 1 > cap) {
@@ -135,6 +138,12 @@ static int replay(struct restore *r, const char *db, bool check, char *err, size
 		snprintf(err, errlen, "reading back a temporary file");
 	}
 	free(buf);
+	/* back to the session our own statements assume, whatever the dump's SETs left */
+	if (!rc && (mysql_set_character_set(r->coord, "utf8mb4") ||
+		    mysql_query(r->coord, "SET SESSION sql_mode = '', FOREIGN_KEY_CHECKS = 0"))) {
+		snprintf(err, errlen, "resetting the session: %s", mysql_error(r->coord));
+		rc = restore_mysql_errno(r->coord);
+	}
 	return rc;
 }
 
@@ -155,8 +164,9 @@ static void saved_free(struct saved_trigger *t, size_t n)
 
 static bool plain_name(const char *s)
 {
-	return s && *s && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
-				 == strlen(s);
+	return s && *s &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") ==
+		   strlen(s);
 }
 
 /* One live trigger's definition, read in its own client character set (as the dumper does). */
@@ -205,11 +215,13 @@ static int save_triggers(struct restore *r, struct saved_trigger **out, struct r
 	int rc;
 
 	restore_literal(r->coord, lit, r->db->name);
-	if (asprintf(&sql, "SELECT CONCAT_WS('\\t', TRIGGER_NAME, SQL_MODE, CHARACTER_SET_CLIENT, "
-			   "COLLATION_CONNECTION) FROM information_schema.TRIGGERS WHERE "
-			   "TRIGGER_SCHEMA = %s AND BINARY TRIGGER_SCHEMA = BINARY %s ORDER BY "
-			   "BINARY EVENT_OBJECT_TABLE, ACTION_TIMING, EVENT_MANIPULATION, "
-			   "ACTION_ORDER", lit, lit) < 0)
+	if (asprintf(&sql,
+		     "SELECT CONCAT_WS('\\t', TRIGGER_NAME, SQL_MODE, CHARACTER_SET_CLIENT, "
+		     "COLLATION_CONNECTION) FROM information_schema.TRIGGERS WHERE "
+		     "TRIGGER_SCHEMA = %s AND BINARY TRIGGER_SCHEMA = BINARY %s ORDER BY "
+		     "BINARY EVENT_OBJECT_TABLE, ACTION_TIMING, EVENT_MANIPULATION, "
+		     "ACTION_ORDER",
+		     lit, lit) < 0)
 		return snprintf(err, errlen, "out of memory"), -ENOMEM;
 	rc = restore_query_names(r->coord, sql, false, &meta, err, errlen);
 	free(sql);
@@ -244,17 +256,21 @@ static void restore_triggers(struct restore *r, struct saved_trigger *t, size_t 
 		if (strlen(t[i].mode) > 1024)
 			continue;
 		restore_literal(r->coord, mode, t[i].mode);
-		rc = restore_execf(r->coord, msg, sizeof(msg), "SET SESSION sql_mode = %s, "
-				   "character_set_client = %s, collation_connection = %s", mode,
-				   t[i].cs, t[i].coll) ?:
-		     restore_exec(r->coord, t[i].sql, strlen(t[i].sql), NULL, msg, sizeof(msg));
+		rc = restore_execf(r->coord, msg, sizeof(msg),
+				   "SET SESSION sql_mode = %s, "
+				   "character_set_client = %s, collation_connection = %s",
+				   mode, t[i].cs, t[i].coll)
+			 ?: restore_exec(r->coord, t[i].sql, strlen(t[i].sql), NULL, msg,
+					 sizeof(msg));
 	}
 	restore_execf(r->coord, msg, sizeof(msg), "SET NAMES utf8mb4");
 	if (rc) { /* say so after the first error */
 		size_t k = strlen(err);
 
-		snprintf(err + k, errlen - k, "; re-creating the live triggers failed too (%s): "
-			 "the pre-restore snapshot has them", msg);
+		snprintf(err + k, errlen - k,
+			 "; re-creating the live triggers failed too (%s): "
+			 "the pre-restore snapshot has them",
+			 msg);
 	}
 }
 
@@ -283,8 +299,8 @@ static int rename_add(char **sql, size_t *len, const char *a, const char *b, con
  * tables to OLD, live views in the way aside, and the staged tables in. On failure the
  * triggers are put back and nothing else has changed.
  */
-static int swap_tables(struct restore *r, struct rnames *aside, struct restore_stats *st,
-		       char *err, size_t errlen)
+static int swap_tables(struct restore *r, struct rnames *aside, struct restore_stats *st, char *err,
+		       size_t errlen)
 {
 	struct rnames staged = {0}, live = {0}, views = {0}, trig = {0};
 	struct saved_trigger *saved = NULL;
@@ -301,16 +317,17 @@ static int swap_tables(struct restore *r, struct rnames *aside, struct restore_s
 	for (i = 0; !rc && i < views.n; i++) {
 		if (!rnames_has(&staged, views.v[i]))
 			continue;
-		snprintf(tmp, sizeof(tmp), "__statefs_view_%ld_%zu", (long)getpid(), aside->n);
-		rc = rnames_add(aside, tmp) ?: rename_add(&sql, &len, live_db, views.v[i], live_db,
-							    tmp);
+		snprintf(tmp, sizeof(tmp), "__statefs_view_%ld_%zu", (long)getpid(), aside->n + 1);
+		rc = rnames_add(aside, tmp)
+			 ?: rename_add(&sql, &len, live_db, views.v[i], live_db, tmp);
 	}
 	for (i = 0; !rc && i < staged.n; i++)
 		rc = rename_add(&sql, &len, r->stage, staged.v[i], live_db, staged.v[i]);
 	if (rc == -ENOMEM)
 		snprintf(err, errlen, "out of memory");
-	rc = rc ?: restore_execf(r->coord, err, errlen, "SET SESSION lock_wait_timeout = %u",
-				 r->opts.lock_wait_s);
+	rc = rc
+		 ?: restore_execf(r->coord, err, errlen, "SET SESSION lock_wait_timeout = %u",
+				  r->opts.lock_wait_s);
 	rc = rc ?: save_triggers(r, &saved, &trig, err, errlen);
 	for (; !rc && dropped < trig.n; dropped++) {
 		restore_ident(q, live_db);
@@ -337,9 +354,12 @@ static int swap_tables(struct restore *r, struct rnames *aside, struct restore_s
 	return rc;
 }
 
-/* After the swap: the dump's objects in place, and no others. */
-static int objects_in_place(struct restore *r, const struct rnames *want,
-			    const struct rnames *aside, char *err, size_t errlen)
+/*
+ * After the swap: the live database's views, routines and events dropped (its triggers went
+ * before the RENAME), then the dump's created by replaying the kept statements, so that the
+ * live database ends with exactly the dump's objects and no name is taken twice.
+ */
+static int objects_in_place(struct restore *r, const struct rnames *aside, char *err, size_t errlen)
 {
 	struct rnames now = {0};
 	char q[QQ];
@@ -352,12 +372,11 @@ static int objects_in_place(struct restore *r, const struct rnames *want,
 		restore_ident(q + strlen(q), aside->v[i]);
 		rc = restore_execf(r->coord, err, errlen, "DROP VIEW IF EXISTS %s", q);
 	}
-	rc = rc ?: replay(r, r->db->name, false, err, errlen);
 	rc = rc ?: objects(r, r->db->name, r->db->name, &now, err, errlen);
 	for (i = 0; !rc && i < now.n; i++) {
 		char *tab = strchr(now.v[i], '\t');
 
-		if (rnames_has(want, now.v[i]) || !tab)
+		if (!tab)
 			continue;
 		*tab = '\0';
 		restore_ident(q, r->db->name);
@@ -366,7 +385,7 @@ static int objects_in_place(struct restore *r, const struct rnames *want,
 		rc = restore_execf(r->coord, err, errlen, "DROP %s IF EXISTS %s", now.v[i], q);
 	}
 	rnames_free(&now);
-	return rc;
+	return rc ?: replay(r, r->db->name, false, err, errlen);
 }
 
 int restore_swap(struct restore *r, struct restore_stats *st, char *err, size_t errlen)
@@ -380,12 +399,14 @@ int restore_swap(struct restore *r, struct restore_stats *st, char *err, size_t 
 
 	rc = replay(r, r->stage, true, msg, sizeof(msg));
 	if (rc) {
-		snprintf(err, errlen, "database %s: checking the views, routines, triggers and "
-			 "events: %s", name, msg);
+		snprintf(err, errlen,
+			 "database %s: checking the views, routines, triggers and "
+			 "events: %s",
+			 name, msg);
 		goto out;
 	}
-	rc = objects(r, r->stage, r->old, &want, msg, sizeof(msg)) ?:
-	     list(r, LIST_TRIGGERS, r->stage, &trig, msg, sizeof(msg));
+	rc = objects(r, r->stage, r->old, &want, msg, sizeof(msg))
+		 ?: list(r, LIST_TRIGGERS, r->stage, &trig, msg, sizeof(msg));
 	for (i = 0; !rc && i < trig.n; i++) {
 		restore_ident(q, r->stage);
 		strcat(q, ".");
@@ -407,12 +428,15 @@ int restore_swap(struct restore *r, struct restore_stats *st, char *err, size_t 
 		snprintf(err, errlen, "database %s: %s; the database is unchanged", name, msg);
 		goto out;
 	}
-	committed = true;
-	rc = objects_in_place(r, &want, &aside, msg, sizeof(msg));
+	committed = st->swapped = true;
+	rc = objects_in_place(r, &aside, msg, sizeof(msg));
 	if (rc)
-		snprintf(err, errlen, "database %s: the dump's tables are in place, but putting "
+		snprintf(err, errlen,
+			 "database %s: the dump's tables are in place, but putting "
 			 "its views, routines, triggers and events in place failed: %s; the "
-			 "replaced tables are kept in database %s", name, msg, r->old);
+			 "replaced tables are in database %s until the next clean-up (the "
+			 "snapshot taken before the swap has them too)",
+			 name, msg, r->old);
 out:
 	rnames_free(&want);
 	rnames_free(&trig);

@@ -62,9 +62,9 @@ static size_t skip_space(const char *s, size_t len, size_t p, unsigned long vers
 
 		if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') {
 			p++;
-		} else if (c == '#' || (c == '-' && p + 1 < len && s[p + 1] == '-' &&
-					(p + 2 == len || (unsigned char)s[p + 2] <= ' ' ||
-					 s[p + 2] == 0x7f))) {
+		} else if (c == '#' ||
+			   (c == '-' && p + 1 < len && s[p + 1] == '-' &&
+			    (p + 2 == len || (unsigned char)s[p + 2] <= ' ' || s[p + 2] == 0x7f))) {
 			const char *nl = memchr(s + p, '\n', len - p);
 
 			p = nl ? (size_t)(nl - s) + 1 : len;
@@ -101,13 +101,16 @@ enum sqlsplit_tok_kind sqlsplit_token(const char *sql, size_t len, size_t *pos,
 	q = p + 1;
 	if (c == '`' || c == '\'' || c == '"') {
 		for (; q < len; q++) {
-			if (sql[q] == '\\' && c != '`') {
-				q++;
-			} else if (sql[q] == c) {
-				if (q + 1 < len && sql[q + 1] == c)
-					q++; /* doubled: still inside */
-				else
-					break;
+			char b = sql[q];
+
+			if (b != c && b != '\\')
+				continue;
+			if (b == '\\') {
+				q += c != '`';
+			} else if (q + 1 < len && sql[q + 1] == c) {
+				q++; /* doubled: still inside */
+			} else {
+				break;
 			}
 		}
 		q = q < len ? q + 1 : len;

@@ -210,8 +210,9 @@ static int delimiter_cmd(struct sqlsplit *s, size_t p, size_t eol, char *err, si
 	if (e - a > SQLSPLIT_DELIM_MAX || memchr(b + a, '\\', e - a) || memchr(b + a, '\0', e - a))
 		return fail(err, errlen, -EINVAL,
 			    "line %llu: DELIMITER %.*s: a delimiter is 1 to %d bytes, without a "
-			    "backslash", (unsigned long long)s->line, (int)(e - a > 40 ? 40 : e - a),
-			    b + a, SQLSPLIT_DELIM_MAX);
+			    "backslash",
+			    (unsigned long long)s->line, (int)(e - a > 40 ? 40 : e - a), b + a,
+			    SQLSPLIT_DELIM_MAX);
 	set_delim(s, b + a, e - a);
 	return 0;
 }
@@ -546,8 +547,9 @@ int sqlsplit_feed(struct sqlsplit *s, const void *buf, size_t len, sqlsplit_fn f
 int sqlsplit_end(struct sqlsplit *s, sqlsplit_fn fn, void *arg, char *err, size_t errlen)
 {
 	static const char *const where[] = {
-	    [CODE] = "a statement", [SQUOTE] = "a '...' string", [DQUOTE] = "a \"...\" string",
-	    [BTICK] = "a `...` identifier", [LINE] = "a statement", [BLOCK] = "a comment",
+	    [CODE] = "a statement",	   [SQUOTE] = "a '...' string",
+	    [DQUOTE] = "a \"...\" string", [BTICK] = "a `...` identifier",
+	    [LINE] = "a statement",	   [BLOCK] = "a comment",
 	};
 	int rc;
 

@@ -32,9 +32,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SQLSPLIT_DELIM_MAX 15	      /* as the stock client: a 16-byte buffer */
-#define SQLSPLIT_SLICE (64u * 1024)   /* bytes taken from a piece at a time */
-#define SQLSPLIT_LINE_MAX 4096u	      /* longest DELIMITER line */
+#define SQLSPLIT_DELIM_MAX 15	    /* as the stock client: a 16-byte buffer */
+#define SQLSPLIT_SLICE (64u * 1024) /* bytes taken from a piece at a time */
+#define SQLSPLIT_LINE_MAX 4096u	    /* longest DELIMITER line */
 
 struct sqlsplit;
 

@@ -81,17 +81,19 @@ static int take_name(struct lex *l, struct restore_stmt *out, char *err, size_t 
 		return msg(err, errlen, -EINVAL, "expected a name after \"%.*s\"", head(l), l->s);
 	next(l);
 	if (punct(&l->t, '.'))
-		return msg(err, errlen, -EPERM, "a qualified name (%s.): a restore acts on its "
-			   "own database only", out->name);
+		return msg(err, errlen, -EPERM,
+			   "a qualified name (%s.): a restore acts on its "
+			   "own database only",
+			   out->name);
 	return 0;
 }
 
-static int if_exists(struct lex *l, bool not)
+static int if_exists(struct lex *l, bool not )
 {
 	if (!is(l, "IF"))
 		return 0;
 	next(l);
-	if (not && !accept(l, "NOT"))
+	if (not &&!accept(l, "NOT"))
 		return -EINVAL;
 	return accept(l, "EXISTS") ? 0 : -EINVAL;
 }
@@ -151,8 +153,10 @@ static int table_or_object(struct lex *l, bool create, struct restore_stmt *out,
 	int rc;
 
 	if (is(l, "DATABASE") || is(l, "SCHEMA"))
-		return msg(err, errlen, -EPERM, "%s DATABASE: a restore acts on its own database "
-			   "only", create ? "CREATE" : "DROP");
+		return msg(err, errlen, -EPERM,
+			   "%s DATABASE: a restore acts on its own database "
+			   "only",
+			   create ? "CREATE" : "DROP");
 	if (is(l, "TEMPORARY"))
 		return msg(err, errlen, -EINVAL, "a TEMPORARY table is not part of a dump");
 	if (table || seq) {
@@ -231,14 +235,16 @@ static int classify_head(struct lex *l, struct restore_stmt *out, char *err, siz
 	}
 	if (accept(l, "ALTER")) {
 		if (is(l, "DATABASE") || is(l, "SCHEMA"))
-			return msg(err, errlen, -EPERM, "ALTER DATABASE: a restore acts on its own "
+			return msg(err, errlen, -EPERM,
+				   "ALTER DATABASE: a restore acts on its own "
 				   "database only");
 		while (accept(l, "ONLINE") || accept(l, "IGNORE"))
 			;
 		if (!accept(l, "TABLE") || take_name(l, out, err, errlen) ||
 		    !(accept(l, "DISABLE") || accept(l, "ENABLE")) || !accept(l, "KEYS") ||
 		    l->t.kind != SQLSPLIT_TOK_END)
-			return msg(err, errlen, -EINVAL, "of ALTER, only ALTER TABLE name "
+			return msg(err, errlen, -EINVAL,
+				   "of ALTER, only ALTER TABLE name "
 				   "DISABLE|ENABLE KEYS is part of a dump");
 		out->kind = RESTORE_STMT_TABLE_OTHER;
 		return 0;
@@ -268,9 +274,8 @@ static int classify_head(struct lex *l, struct restore_stmt *out, char *err, siz
 static bool refused_word(const struct sqlsplit_tok *t)
 {
 	static const char *const words[] = {
-	    "GRANT",	 "REVOKE",   "OUTFILE",	      "DUMPFILE",	"LOAD_FILE",
-	    "SONAME",	 "GLOBAL",   "PERSIST",	      "PERSIST_ONLY",	"@@GLOBAL",
-	    "@@PERSIST", "@@PERSIST_ONLY",
+	    "GRANT",  "REVOKE",	 "OUTFILE",	 "DUMPFILE", "LOAD_FILE", "SONAME",
+	    "GLOBAL", "PERSIST", "PERSIST_ONLY", "@@GLOBAL", "@@PERSIST", "@@PERSIST_ONLY",
 	};
 	size_t i;
 
@@ -310,19 +315,23 @@ static int scan_all(struct lex *l, const struct restore_guard *g, bool allow_liv
 
 	for (l->pos = 0; next(l) != SQLSPLIT_TOK_END; prev2 = prev, prev = l->t) {
 		if (l->t.kind == SQLSPLIT_TOK_WORD) {
+			if (l->t.p[0] >= '0' && l->t.p[0] <= '9')
+				continue; /* a number: most words of a dump's rows */
 			if (refused_word(&l->t))
 				return msg(err, errlen, -EPERM, "%.*s is not for a restore",
 					   (int)l->t.len, l->t.p);
 			if ((is(l, "DATABASE") || is(l, "SCHEMA")) &&
 			    (sqlsplit_tok_is(&prev, "CREATE") || sqlsplit_tok_is(&prev, "DROP") ||
 			     sqlsplit_tok_is(&prev, "ALTER")))
-				return msg(err, errlen, -EPERM, "%.*s %.*s: a restore acts on its own "
-					   "database only", (int)prev.len, prev.p, (int)l->t.len,
-					   l->t.p);
+				return msg(err, errlen, -EPERM,
+					   "%.*s %.*s: a restore acts on its own "
+					   "database only",
+					   (int)prev.len, prev.p, (int)l->t.len, l->t.p);
 			if (is(l, "DIRECTORY") &&
 			    (sqlsplit_tok_is(&prev, "DATA") || sqlsplit_tok_is(&prev, "INDEX")))
-				return msg(err, errlen, -EPERM, "%.*s DIRECTORY is not for a restore",
-					   (int)prev.len, prev.p);
+				return msg(err, errlen, -EPERM,
+					   "%.*s DIRECTORY is not for a restore", (int)prev.len,
+					   prev.p);
 			continue;
 		}
 		/* db.x, with db the first of a dotted chain */
@@ -334,8 +343,10 @@ static int scan_all(struct lex *l, const struct restore_guard *g, bool allow_liv
 		    (!strcasecmp(name, "NEW") || !strcasecmp(name, "OLD")))
 			continue; /* a trigger's row */
 		if (forbidden_db(name, g, allow_live))
-			return msg(err, errlen, -EPERM, "it names database `%s`: a restore acts on "
-				   "its own database only", name);
+			return msg(err, errlen, -EPERM,
+				   "it names database `%s`: a restore acts on "
+				   "its own database only",
+				   name);
 	}
 	return 0;
 }
@@ -367,10 +378,14 @@ int restore_stmt_classify(const char *sql, size_t len, const struct restore_guar
 const char *restore_obj_sql(enum restore_obj obj)
 {
 	static const char *const names[] = {
-	    [RESTORE_OBJ_NONE] = "?",		   [RESTORE_OBJ_VIEW] = "VIEW",
-	    [RESTORE_OBJ_FUNCTION] = "FUNCTION",   [RESTORE_OBJ_PROCEDURE] = "PROCEDURE",
-	    [RESTORE_OBJ_TRIGGER] = "TRIGGER",	   [RESTORE_OBJ_EVENT] = "EVENT",
-	    [RESTORE_OBJ_PACKAGE] = "PACKAGE",	   [RESTORE_OBJ_PACKAGE_BODY] = "PACKAGE BODY",
+	    [RESTORE_OBJ_NONE] = "?",
+	    [RESTORE_OBJ_VIEW] = "VIEW",
+	    [RESTORE_OBJ_FUNCTION] = "FUNCTION",
+	    [RESTORE_OBJ_PROCEDURE] = "PROCEDURE",
+	    [RESTORE_OBJ_TRIGGER] = "TRIGGER",
+	    [RESTORE_OBJ_EVENT] = "EVENT",
+	    [RESTORE_OBJ_PACKAGE] = "PACKAGE",
+	    [RESTORE_OBJ_PACKAGE_BODY] = "PACKAGE BODY",
 	};
 
 	return obj <= RESTORE_OBJ_PACKAGE_BODY ? names[obj] : "?";

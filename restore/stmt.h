@@ -79,6 +79,15 @@ struct restore_guard {
 int restore_stmt_classify(const char *sql, size_t len, const struct restore_guard *g,
 			  struct restore_stmt *out, char *err, size_t errlen);
 
+/*
+ * Split CREATE TABLE @sql (@len bytes) of table @table into the CREATE without its plain
+ * secondary keys (*create) and the ALTER TABLE that adds them (*alter), for building them after
+ * the rows (keys.c says when). 1 and both malloc'd and NUL-terminated; 0 when the keys are better
+ * left where they are (nothing is allocated); -ENOMEM.
+ */
+int restore_defer_keys(const char *sql, size_t len, const char *table, char **create,
+		       size_t *create_len, char **alter, size_t *alter_len);
+
 /* "view", "function", ... for messages and SQL (DROP <what> ...). */
 const char *restore_obj_sql(enum restore_obj obj);
 

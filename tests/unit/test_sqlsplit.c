@@ -78,7 +78,7 @@ static char *joined(const char *in, int *rc_out)
 	rc1 = split(in, strlen(in), 1, 0, &h, err);
 	if (rc1 != rc || g.n != h.n)
 		strcpy(out, "<differs by piece>");
-	for (i = 0; i < g.n && !strcmp(out, "") ; i++)
+	for (i = 0; i < g.n && !strcmp(out, ""); i++)
 		if (strcmp(g.sql[i], h.sql[i]) || g.line[i] != h.line[i])
 			strcpy(out, "<differs by piece>");
 	for (i = 0; i < g.n && strcmp(out, "<differs by piece>"); i++) {
@@ -137,8 +137,7 @@ static void test_delimiter(void)
 	SPLITS_TO("DELIMITER ;;\nCREATE PROCEDURE p() BEGIN SELECT 1; SELECT 2; END;;\n"
 		  "DELIMITER ;\nSELECT 3;",
 		  "CREATE PROCEDURE p() BEGIN SELECT 1; SELECT 2; END|SELECT 3");
-	SPLITS_TO("delimiter $$\nSELECT 1$$ SELECT '$$'$$\nDelimiter ;\n",
-		  "SELECT 1|SELECT '$$'");
+	SPLITS_TO("delimiter $$\nSELECT 1$$ SELECT '$$'$$\nDelimiter ;\n", "SELECT 1|SELECT '$$'");
 	SPLITS_TO("DELIMITER //\nSELECT 1//\n-- x //\nSELECT 2 // DELIMITER ;\nSELECT 3;",
 		  "SELECT 1|SELECT 2|SELECT 3");
 	SPLITS_TO("DELIMITER ;;\r\nSELECT 1;;\r\nDELIMITER ;\r\n", "SELECT 1");
@@ -238,8 +237,9 @@ static void test_pieces(void)
 			  pieces[i]);
 		got_free(&g);
 	}
-	CHECK_STR(ref.sql[3], "CREATE TRIGGER x BEFORE INSERT ON t FOR EACH ROW BEGIN\n"
-			      "  SET NEW.a = 1; -- ;; in a comment\n  SET NEW.b = ';;'; /* ;; */\nEND");
+	CHECK_STR(ref.sql[3],
+		  "CREATE TRIGGER x BEFORE INSERT ON t FOR EACH ROW BEGIN\n"
+		  "  SET NEW.a = 1; -- ;; in a comment\n  SET NEW.b = ';;'; /* ;; */\nEND");
 	CHECK_STR(ref.sql[4], "SELECT 1--2");
 	got_free(&ref);
 	free(in);
@@ -278,9 +278,10 @@ static void test_tokens(void)
 {
 	const char *sql = "CREATE /*!50017 DEFINER=`r``x`@`h`*/ /*!99999 SECRET */ VIEW "
 			  "\"an\"\"si\" AS SELECT 'x;y', 1.5e3, @@global.x FROM db.t -- end";
-	const char *want[] = {"CREATE", "DEFINER", "=", "`r``x`", "@", "`h`", "VIEW",
-			      "\"an\"\"si\"", "AS", "SELECT", "'x;y'", ",", "1", ".", "5e3", ",",
-			      "@@global", ".", "x", "FROM", "db", ".", "t"};
+	const char *want[] = {
+	    "CREATE",	"DEFINER", "=",	    "`r``x`", "@",  "`h`", "VIEW", "\"an\"\"si\"",
+	    "AS",	"SELECT",  "'x;y'", ",",      "1",  ".",   "5e3",  ",",
+	    "@@global", ".",	   "x",	    "FROM",   "db", ".",   "t"};
 	struct sqlsplit_tok t;
 	size_t pos = 0, i = 0, bad = 0;
 	char name[64];
