@@ -25,7 +25,7 @@ struct backups {
 
 static int load_chunk(void *arg, const struct store_hash *h, void **out, size_t *len)
 {
-	return backups_snaps_chunk_get(arg, h, out, len);
+	return backups_store_get(arg, h, out, len);
 }
 
 static void bk_destroy(void *priv)
@@ -37,6 +37,7 @@ static void bk_destroy(void *priv)
 	backups_nodes_free(b->c.nodes); /* drops the roots' references on snapshots */
 	backups_ahead_free(b->c.ahead);
 	backups_cache_free(b->c.cache);
+	backups_store_free(b->c.store);
 	backups_snaps_free(b->c.snaps);
 	backups_git_free(b->c.git);
 	free(b);
@@ -58,9 +59,11 @@ static int bk_init(struct sfs *fs, struct view *v, void **priv, char *err, size_
 	if (!ret)
 		ret = backups_snaps_new(dir, 0, 0, &b->c.snaps);
 	if (!ret)
-		ret = backups_cache_new(BACKUPS_CACHE_BYTES, load_chunk, b->c.snaps, &b->c.cache);
+		ret = backups_store_new(dir, &b->c.store);
 	if (!ret)
-		ret = backups_ahead_new(b->c.snaps, &b->c.ahead);
+		ret = backups_cache_new(BACKUPS_CACHE_BYTES, load_chunk, b->c.store, &b->c.cache);
+	if (!ret)
+		ret = backups_ahead_new(b->c.store, &b->c.ahead);
 	if (!ret) {
 		t.a.mode = S_IFDIR | 0555;
 		b->top = backups_nodes_get(b->c.nodes, NULL, "", &t);

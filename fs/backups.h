@@ -37,6 +37,6 @@ struct backups_view_stats {
 void backups_view_stats(void *priv, struct backups_view_stats *out);
 
 #define BACKUPS_DIR_TIMEOUT 1.0 /* seconds: backups/, latest, a snapshot's name */
-#define BACKUPS_CACHE_BYTES (4u << 20)
+#define BACKUPS_CACHE_BYTES (2u << 20)
 
 #endif

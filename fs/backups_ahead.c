@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 struct backups_ahead {
-	struct backups_snaps *s;
+	struct backups_store *s;
 	pthread_mutex_t lock;
 	pthread_cond_t work, idle;
 	struct store_hash ring[BACKUPS_AHEAD_QUEUE];
@@ -24,7 +24,7 @@ struct backups_ahead {
 	size_t span_end;
 };
 
-int backups_ahead_new(struct backups_snaps *s, struct backups_ahead **out)
+int backups_ahead_new(struct backups_store *s, struct backups_ahead **out)
 {
 	struct backups_ahead *a = calloc(1, sizeof(*a));
 
@@ -55,7 +55,7 @@ static void *worker(void *arg)
 		a->len--;
 		a->busy++;
 		pthread_mutex_unlock(&a->lock);
-		fd = backups_snaps_chunk_open(a->s, &h);
+		fd = backups_store_open(a->s, &h);
 		if (fd >= 0) {
 			posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
 			close(fd);

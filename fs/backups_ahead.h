@@ -14,7 +14,7 @@
 #ifndef STATEFS_BACKUPS_AHEAD_H
 #define STATEFS_BACKUPS_AHEAD_H
 
-#include "fs/backups_snaps.h"
+#include "fs/backups_store.h"
 
 #define BACKUPS_AHEAD_THREADS 8
 #define BACKUPS_AHEAD_QUEUE 2048
@@ -22,7 +22,7 @@
 struct backups_ahead;
 
 /* Read-ahead of the chunk files of @s. 0 or -ENOMEM. */
-int backups_ahead_new(struct backups_snaps *s, struct backups_ahead **out);
+int backups_ahead_new(struct backups_store *s, struct backups_ahead **out);
 
 /* Stop the workers (dropping what is queued) and free. NULL is a no-op. */
 void backups_ahead_free(struct backups_ahead *a);

@@ -104,7 +104,7 @@ static int open_man(struct backups_ctx *c, struct backups_node *n, struct backup
 	ret = backups_snap_manifest(c->snaps, n->root->snap, &fh->man);
 	if (ret)
 		return ret;
-	backups_snaps_readers(c->snaps, 1);
+	backups_store_readers(c->store, 1);
 	i = backups_man_lower_bound(&fh->man->m, 0, fh->man->m.n, n->path);
 	if (i == fh->man->m.n || strcmp(fh->man->m.v[i].path, n->path) ||
 	    fh->man->m.v[i].type != 'f')
@@ -115,7 +115,7 @@ static int open_man(struct backups_ctx *c, struct backups_node *n, struct backup
 		warm_following(c, &fh->man->m, i);
 	if (backups_is_dump(n->path)) {
 		fh->kind = FH_DUMP;
-		return backups_man_zoff(c->snaps, fh->man, fh->e, &fh->zoff);
+		return backups_man_zoff(c->store, fh->man, fh->e, &fh->zoff);
 	}
 	return 0;
 }
@@ -163,7 +163,7 @@ void backups_file_release(struct backups_ctx *c, void *p)
 	if (!fh)
 		return;
 	if (fh->man)
-		backups_snaps_readers(c->snaps, -1);
+		backups_store_readers(c->store, -1);
 	backups_man_put(fh->man);
 	free(fh->mem);
 	free(fh);
@@ -233,7 +233,7 @@ static ssize_t read_dump(struct backups_ctx *c, struct backups_fh *fh, char *buf
 	while (pos < end) {
 		uint64_t stop = end < z[i + 1] ? end : z[i + 1];
 		struct stat st;
-		int fd = backups_snaps_chunk_open(c->snaps, &e->chunks[i].hash);
+		int fd = backups_store_open(c->store, &e->chunks[i].hash);
 
 		if (fd < 0)
 			return fd == -ENOENT ? -EIO : fd; /* swept away, or damaged */

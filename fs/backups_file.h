@@ -9,7 +9,7 @@
  * reader gets the next chunk decompressed ahead (backups_cache_prefetch) and the chunk files
  * of the next few MiB read into the page cache by several threads (backups_ahead.h). An open
  * file holds a reference to its parsed manifest, and while it is open the store's lock is held
- * shared (backups_snaps_readers), so it reads to its end even if its snapshot is pruned
+ * shared (backups_store_readers), so it reads to its end even if its snapshot is pruned
  * meanwhile: the sweep waits for it. Everything is immutable, so the page cache is kept.
  */
 #ifndef STATEFS_BACKUPS_FILE_H

@@ -41,7 +41,14 @@ uint64_t backups_ino(const char *name, const char *root_id, const char *path)
 	h ^= h >> 27;
 	h *= 0x94d049bb133111ebull;
 	h ^= h >> 31;
+	h &= ~(1ull << 63);
 	return h < (1u << 20) ? h + (1u << 20) : h;
+}
+
+uint64_t backups_ino_entry(uint64_t file_ino, size_t index, bool implied)
+{
+	return 1ull << 63 | (file_ino & 0x7fffffffu) << 32 |
+	       (((uint64_t)index * 2 + implied) & 0xffffffffu);
 }
 
 static const char *root_id(const struct backups_root *r)
@@ -144,7 +151,7 @@ static void grow(struct backups_nodes *t)
 struct backups_node *backups_nodes_get(struct backups_nodes *t, struct backups_root *root,
 				       const char *path, const struct backups_node *tmpl)
 {
-	uint64_t ino = backups_nodes_ino(t, root, path);
+	uint64_t ino = tmpl->a.ino ? tmpl->a.ino : backups_nodes_ino(t, root, path);
 	struct backups_node *n;
 
 	pthread_mutex_lock(&t->lock);

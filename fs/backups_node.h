@@ -6,9 +6,13 @@
  * for a snapshot, the manifest's name and inode; a commit's hex for history) or none above the
  * trees, and the path is the path beneath it ("" for the root itself; "latest" or a date for
  * the view's own names). The same name always gives the same node while the kernel knows it,
- * and always the same st_ino: a 64-bit hash of the view's name, the root's id and the path,
- * stable across mounts and distinct (find(1) sees no loop). The FUSE inode number is the
- * node's address (fs/view.h). What a node shows is fixed when it is made: the trees are
+ * and always the same st_ino, stable across mounts and distinct (find(1) sees no loop): for
+ * what a snapshot's manifest holds, the manifest file's inode number and the entry's index in
+ * it (backups_ino_entry: so st_ino follows the manifest's order, and cp -a, which opens a
+ * directory's files in st_ino order, opens them in the order read-ahead expects); for
+ * everything else a 63-bit hash of the view's name, the root's id and the path (backups_ino).
+ * The two never meet (the top bit tells them apart). The FUSE inode number is the node's
+ * address (fs/view.h). What a node shows is fixed when it is made: the trees are
  * immutable; only the view's own directories (backups/, history/, latest) change, and those
  * nodes are given short timeouts.
  *
@@ -18,6 +22,7 @@
 #define STATEFS_BACKUPS_NODE_H
 
 #include <git2.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
 
@@ -84,16 +89,24 @@ int backups_nodes_new(struct view *v, const char *name, struct backups_nodes **o
 /* Free the table and every node left in it (at unmount). NULL is a no-op. */
 void backups_nodes_free(struct backups_nodes *t);
 
-/* The st_ino of (@name, @root_id, @path); never below 2^20 (live.c's own inodes). */
+/* The st_ino of (@name, @root_id, @path): top bit clear, never below 2^20 (live.c's own). */
 uint64_t backups_ino(const char *name, const char *root_id, const char *path);
 
-/* The st_ino a node (@root, @path) of table @t has or will have. */
+/*
+ * The st_ino of entry @index of the manifest whose file has inode @file_ino (@implied: the
+ * directory that entry @index, its first descendant, implies): top bit set. Distinct for
+ * manifests whose inode numbers differ in their low 31 bits, and up to 2^31 entries each.
+ */
+uint64_t backups_ino_entry(uint64_t file_ino, size_t index, bool implied);
+
+/* The st_ino a node (@root, @path) of table @t has or will have, unless made with its own. */
 uint64_t backups_nodes_ino(struct backups_nodes *t, const struct backups_root *root,
 			   const char *path);
 
 /*
  * The node (@root, @path), taking one reference: the existing one, or a new one made from
- * @tmpl (kind, a, oid, timeout; a.ino is set here) that takes a reference on @root.
+ * @tmpl (kind, a, oid, timeout; a.ino, if 0, is set to backups_nodes_ino) that takes a
+ * reference on @root.
  * NULL on ENOMEM.
  */
 struct backups_node *backups_nodes_get(struct backups_nodes *t, struct backups_root *root,

@@ -1,13 +1,12 @@
 /*
- * backups_snaps.c - the snapshot list of backups/, headers read on demand, an LRU of parsed
- * manifests, and access to the chunks.
+ * backups_snaps.c - the snapshot list of backups/, headers read on demand, and an LRU of
+ * parsed manifests.
  *
  * One mutex guards the list, the LRU and the snapshots' internal fields; no file is read
  * while it is held except the snapshots directory itself (a listing of names). A manifest is
  * parsed outside the lock, once: a second reader of the same snapshot waits for the first.
  */
 #include "fs/backups_snaps.h"
-#include "snapshot/lock.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -42,10 +41,6 @@ struct backups_snaps {
 	struct backups_snap *lru[LRU_MAX]; /* the snapshots whose manifest is parsed (a ref each) */
 	size_t nlru, lru_bytes;
 	uint64_t clock, parsed_total;
-	int store_fd; /* STATE_DIR/store, O_PATH; -1 until needed */
-	struct store *store;
-	long readers;		  /* files of snapshots open */
-	struct store_lock *guard; /* store.lock shared while readers > 0 */
 };
 
 int backups_snaps_new(const char *state_dir, unsigned max_parsed, size_t max_bytes,
@@ -65,7 +60,6 @@ int backups_snaps_new(const char *state_dir, unsigned max_parsed, size_t max_byt
 	if (s->max_parsed > LRU_MAX)
 		s->max_parsed = LRU_MAX;
 	s->max_bytes = max_bytes ? max_bytes : 8u << 20;
-	s->store_fd = -1;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->loaded, NULL);
 	*out = s;
@@ -111,10 +105,6 @@ void backups_snaps_free(struct backups_snaps *s)
 	for (size_t i = 0; i < s->n; i++)
 		backups_snap_put(s->v[i]);
 	free(s->v);
-	if (s->store_fd >= 0)
-		close(s->store_fd);
-	lock_release(s->guard);
-	store_close(s->store);
 	pthread_cond_destroy(&s->loaded);
 	pthread_mutex_destroy(&s->lock);
 	free(s->snapdir);
@@ -521,77 +511,12 @@ void backups_snaps_parsed(struct backups_snaps *s, size_t *now, uint64_t *total)
 	pthread_mutex_unlock(&s->lock);
 }
 
-void backups_snaps_readers(struct backups_snaps *s, int delta)
-{
-	char err[256];
-
-	pthread_mutex_lock(&s->lock);
-	s->readers += delta;
-	if (s->readers > 0 && !s->guard &&
-	    lock_take(s->state_dir, LOCK_WRITER, 0, &s->guard, err, sizeof(err)))
-		s->guard = NULL; /* a sweep runs now: go on without */
-	if (s->readers <= 0 && s->guard) {
-		lock_release(s->guard);
-		s->guard = NULL;
-	}
-	pthread_mutex_unlock(&s->lock);
-}
-
-/* STATE_DIR/store as an O_PATH descriptor, opened once. */
-static int store_dir(struct backups_snaps *s)
-{
-	int fd;
-
-	pthread_mutex_lock(&s->lock);
-	if (s->store_fd < 0) {
-		char path[4200];
-
-		snprintf(path, sizeof(path), "%s/store", s->state_dir);
-		s->store_fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	}
-	fd = s->store_fd < 0 ? -errno : s->store_fd;
-	pthread_mutex_unlock(&s->lock);
-	return fd;
-}
-
-int backups_snaps_chunk_open(struct backups_snaps *s, const struct store_hash *h)
-{
-	char rel[96];
-	int dfd = store_dir(s), fd;
-
-	if (dfd < 0)
-		return dfd;
-	store_chunk_relpath(h, rel, sizeof(rel));
-	fd = openat(dfd, rel, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	return fd < 0 ? -errno : fd;
-}
-
-int backups_snaps_chunk_get(struct backups_snaps *s, const struct store_hash *h, void **out,
-			    size_t *len)
-{
-	struct store_opts o = {.readonly = true};
-	struct store *st;
-	char err[512] = "";
-	int ret = 0;
-
-	pthread_mutex_lock(&s->lock);
-	if (!s->store)
-		ret = store_open(s->state_dir, &o, &s->store, err, sizeof(err));
-	st = s->store;
-	pthread_mutex_unlock(&s->lock);
-	if (!ret)
-		ret = store_get(st, h, out, len, err, sizeof(err));
-	if (ret && ret != -ENOMEM)
-		fuse_log(FUSE_LOG_ERR, "backups: %s\n", err[0] ? err : strerror(-ret));
-	return ret;
-}
-
-int backups_man_zoff(struct backups_snaps *s, struct backups_man *m,
+int backups_man_zoff(struct backups_store *st, struct backups_man *m,
 		     const struct manifest_entry *e, const uint64_t **zoff)
 {
 	struct backups_zidx *nz;
 	uint64_t *z = NULL;
-	int ret = 0, dfd;
+	int ret = 0;
 
 	pthread_mutex_lock(&m->lock);
 	for (size_t i = 0; i < m->nz; i++) {
@@ -612,18 +537,8 @@ int backups_man_zoff(struct backups_snaps *s, struct backups_man *m,
 	for (size_t i = 0; i < e->nchunks; i++) {
 		uint64_t zl = e->chunks[i].zlen;
 
-		if (!zl) {
-			char rel[96];
-			struct stat st;
-
-			dfd = store_dir(s);
-			store_chunk_relpath(&e->chunks[i].hash, rel, sizeof(rel));
-			if (dfd < 0 || fstatat(dfd, rel, &st, AT_SYMLINK_NOFOLLOW)) {
-				ret = dfd < 0 ? dfd : -errno;
-				goto out;
-			}
-			zl = (uint64_t)st.st_size;
-		}
+		if (!zl && (ret = backups_store_size(st, &e->chunks[i].hash, &zl)))
+			goto out;
 		z[i + 1] = z[i] + zl;
 	}
 	m->z[m->nz].e = e;

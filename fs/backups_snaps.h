@@ -1,14 +1,15 @@
 /*
  * backups_snaps.h - the snapshots in the store, as backups/ shows them: the list of names
  * (read again when STATE_DIR/store/snapshots changes), each snapshot's header (time, config
- * commit, status) read on demand, its parsed manifest kept in a small LRU, and the chunks.
+ * commit, status) read on demand, and its parsed manifest kept in a small LRU. The chunks are
+ * read through backups_store.h.
  *
  * What a newcomer must know: nothing is read at mount. The list is read at the first look at
  * backups/, a header when a snapshot's attributes are first asked for (a few hundred bytes),
  * and a whole manifest only when a snapshot's data is looked into; at most a few manifests
  * stay parsed. Snapshots and parsed manifests are reference-counted: a snapshot pruned while
- * a file of it is open stays readable through the references its reader holds (the chunks
- * themselves must still be in the store: a sweep deletes what no manifest names).
+ * a file of it is open stays readable through the references its reader holds (and its
+ * chunks through the lock backups_store.h holds).
  *
  * Thread safety: every function may be called from several threads.
  */
@@ -21,6 +22,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "fs/backups_store.h"
 #include "snapshot/manifest.h"
 
 /* A parsed manifest, shared by whoever holds a reference. The manifest itself is read-only. */
@@ -102,7 +104,7 @@ void backups_snaps_parsed(struct backups_snaps *s, size_t *now, uint64_t *total)
  * the manifest, or the sizes of the chunk files when a ZLEN is unknown (0). Built once per
  * parsed manifest; valid while the reference to @m is held. 0 or -errno.
  */
-int backups_man_zoff(struct backups_snaps *s, struct backups_man *m,
+int backups_man_zoff(struct backups_store *st, struct backups_man *m,
 		     const struct manifest_entry *e, const uint64_t **zoff);
 
 /*
@@ -111,24 +113,5 @@ int backups_man_zoff(struct backups_snaps *s, struct backups_man *m,
  * lower_bound("a/b0") ('0' follows '/').
  */
 size_t backups_man_lower_bound(const struct manifest *m, size_t lo, size_t hi, const char *key);
-
-/*
- * A reader of a snapshot's file began (+1) or ended (-1). While any is open, the daemon holds
- * the store's lock shared (snapshot/lock.h: LOCK_WRITER), so `statefs prune` waits before it
- * removes manifests and sweeps chunks: a file being read, of a snapshot pruned meanwhile,
- * keeps its chunks until it is closed. Never blocks: if a sweep is running now, the reader
- * goes on without that guarantee.
- */
-void backups_snaps_readers(struct backups_snaps *s, int delta);
-
-/* Open chunk @h's file (its zstd frame) read-only. A descriptor or -errno. */
-int backups_snaps_chunk_open(struct backups_snaps *s, const struct store_hash *h);
-
-/*
- * Read and check chunk @h (snapshot/store.h store_get): a malloc'd buffer in *out, *len. 0 or
- * -errno (a damaged chunk is -EIO, logged).
- */
-int backups_snaps_chunk_get(struct backups_snaps *s, const struct store_hash *h, void **out,
-			    size_t *len);
 
 #endif

@@ -128,6 +128,7 @@ static int lookup_man(struct backups_ctx *c, struct backups_root *r, const char 
 	i = backups_man_lower_bound(&m->m, 0, m->m.n, path);
 	if (i < m->m.n && strcmp(m->m.v[i].path, path) == 0) {
 		me = &m->m.v[i];
+		t.a.ino = backups_ino_entry(r->snap->file_ino, i, false);
 		t.a.mode = type_bits(me->type) | me->mode;
 		t.a.uid = me->uid;
 		t.a.gid = me->gid;
@@ -135,7 +136,7 @@ static int lookup_man(struct backups_ctx *c, struct backups_root *r, const char 
 		t.a.mtime_ns = me->mtime_ns;
 		t.a.ctime_ns = me->ctime_ns;
 		if (me->type == 'f' && backups_is_dump(me->path)) {
-			ret = backups_man_zoff(c->snaps, m, me, &zoff);
+			ret = backups_man_zoff(c->store, m, me, &zoff);
 			if (ret)
 				goto out;
 			t.a.size = zoff[me->nchunks];
@@ -153,6 +154,7 @@ static int lookup_man(struct backups_ctx *c, struct backups_root *r, const char 
 			goto out;
 		}
 		t.kind = BN_IMPL;
+		t.a.ino = backups_ino_entry(r->snap->file_ino, i, true);
 		t.a.mode = S_IFDIR | 0755;
 		t.a.mtime_ns = r->time * 1000000000;
 	}
@@ -206,10 +208,12 @@ int backups_tree_lookup(struct backups_ctx *c, struct backups_node *dir, const c
 /*
  * The next child of the directory whose entries start with @pre (@plen bytes; "" for the
  * top), from entry *i on, advancing *i past it and its descendants. Sets *name (into @buf for
- * an implied directory) and *type. 0 at the end of the directory.
+ * an implied directory), *type, and *at and *implied for its st_ino (backups_ino_entry).
+ * 0 at the end of the directory.
  */
 static int next_child(const struct manifest *m, size_t *i, size_t hi, const char *pre,
-		      size_t plen, char *buf, size_t cap, const char **name, char *type)
+		      size_t plen, char *buf, size_t cap, const char **name, char *type,
+		      size_t *at, bool *implied)
 {
 	while (*i < hi) {
 		const char *p = m->v[*i].path + plen;
@@ -218,6 +222,8 @@ static int next_child(const struct manifest *m, size_t *i, size_t hi, const char
 
 		if (!slash) {
 			*name = p;
+			*at = *i;
+			*implied = false;
 			*type = m->v[(*i)++].type;
 			return 1;
 		}
@@ -226,7 +232,9 @@ static int next_child(const struct manifest *m, size_t *i, size_t hi, const char
 			(*i)++; /* cannot happen: paths are bounded by the manifest's lines */
 			continue;
 		}
-		/* jump over the run of "pre/name/..." */
+		/* jump over the run of "pre/name/...", which starts here */
+		*at = *i;
+		*implied = true;
 		memcpy(buf, pre, plen);
 		memcpy(buf + plen, p, len);
 		buf[plen + len] = '0'; /* the byte after '/' */
@@ -245,22 +253,20 @@ static int next_child(const struct manifest *m, size_t *i, size_t hi, const char
 	return 0;
 }
 
-/* One entry of a listing; nonzero when the reply is full. */
+/* One entry of a listing, with st_ino @ino (0: hashed); nonzero when the reply is full. */
 static int emit(struct backups_ctx *c, struct backups_root *r, const char *dirpath,
-		const char *name, char type, off_t next, view_fill_fn fill, void *arg)
+		const char *name, char type, uint64_t ino, off_t next, view_fill_fn fill, void *arg)
 {
 	struct stat st;
-	char *path = join(dirpath, name);
-	int full;
+	char *path = ino ? NULL : join(dirpath, name);
 
-	if (!path)
+	if (!ino && !path)
 		return -ENOMEM;
 	memset(&st, 0, sizeof(st));
 	st.st_mode = type_bits(type);
-	st.st_ino = (ino_t)backups_nodes_ino(c->nodes, r, path);
+	st.st_ino = (ino_t)(ino ? ino : backups_nodes_ino(c->nodes, r, path));
 	free(path);
-	full = fill(arg, name, &st, next);
-	return full ? 1 : 0;
+	return fill(arg, name, &st, next) ? 1 : 0;
 }
 
 /* List the manifest directory @dirpath ("" for the top) of @r from @off. */
@@ -271,6 +277,8 @@ static int list_man(struct backups_ctx *c, struct backups_root *r, const char *d
 	size_t lo, hi, i, plen;
 	char *pre = NULL, *buf = NULL;
 	const char *name;
+	bool implied;
+	size_t at;
 	char type;
 	int ret;
 
@@ -297,8 +305,10 @@ static int list_man(struct backups_ctx *c, struct backups_root *r, const char *d
 		hi = m->m.n;
 	}
 	i = off >= 3 && (size_t)(off - 3) > lo ? (size_t)(off - 3) : lo;
-	while (next_child(&m->m, &i, hi, pre, plen, buf, 65536, &name, &type)) {
-		ret = emit(c, r, dirpath, name, type, (off_t)i + 3, fill, arg);
+	while (next_child(&m->m, &i, hi, pre, plen, buf, 65536, &name, &type, &at, &implied)) {
+		ret = emit(c, r, dirpath, name, type,
+			   backups_ino_entry(r->snap->file_ino, at, implied), (off_t)i + 3, fill,
+			   arg);
 		if (ret)
 			break;
 	}
@@ -322,8 +332,8 @@ static int list_cfg(struct backups_ctx *c, struct backups_root *r, const git_oid
 		return ret;
 	for (size_t i = 0; i < n && !ret; i++)
 		if (*dirpath || strcmp(v[i].name, META_FILE) != 0)
-			ret = emit(c, r, dirpath, v[i].name, v[i].type, (off_t)idx[i] + 3, fill,
-				   arg);
+			ret = emit(c, r, dirpath, v[i].name, v[i].type, 0, (off_t)idx[i] + 3,
+				   fill, arg);
 	backups_git_names_free(v, idx, n);
 	return ret > 0 ? 0 : ret;
 }
@@ -333,12 +343,13 @@ struct items {
 	struct item {
 		char *name;
 		char type;
+		uint64_t ino; /* 0: hashed */
 	} *v;
 	size_t n;
 	int err;
 };
 
-static int add_name(struct items *it, const char *name, char type)
+static int add_name(struct items *it, const char *name, char type, uint64_t ino)
 {
 	struct item *nv;
 
@@ -352,6 +363,7 @@ static int add_name(struct items *it, const char *name, char type)
 		return 1;
 	}
 	it->v = nv;
+	nv[it->n].ino = ino;
 	nv[it->n++].type = type;
 	return 0;
 }
@@ -359,7 +371,8 @@ static int add_name(struct items *it, const char *name, char type)
 static int add_item(void *arg, const char *name, const struct stat *st, off_t next)
 {
 	(void)next;
-	return add_name(arg, name, S_ISDIR(st->st_mode) ? 'd' : S_ISLNK(st->st_mode) ? 'l' : 'f');
+	return add_name(arg, name, S_ISDIR(st->st_mode) ? 'd' : S_ISLNK(st->st_mode) ? 'l' : 'f',
+			st->st_ino);
 }
 
 static int list_root(struct backups_ctx *c, struct backups_root *r, off_t off,
@@ -370,12 +383,13 @@ static int list_root(struct backups_ctx *c, struct backups_root *r, off_t off,
 
 	if (r->has_commit)
 		ret = list_cfg(c, r, &r->tree, "", 0, add_item, &it);
-	if (!ret && r->snap && !add_name(&it, BACKUPS_INFO_FILE, 'f'))
+	if (!ret && r->snap && !add_name(&it, BACKUPS_INFO_FILE, 'f', 0))
 		ret = list_man(c, r, "", 0, add_item, &it);
 	if (!ret)
 		ret = it.err;
 	for (size_t k = off >= 2 ? (size_t)off - 2 : 0; k < it.n && !ret; k++)
-		ret = emit(c, r, "", it.v[k].name, it.v[k].type, (off_t)k + 3, fill, arg);
+		ret = emit(c, r, "", it.v[k].name, it.v[k].type, it.v[k].ino, (off_t)k + 3, fill,
+			   arg);
 	for (size_t k = 0; k < it.n; k++)
 		free(it.v[k].name);
 	free(it.v);

@@ -36,6 +36,7 @@ struct backups_ctx {
 	struct backups_nodes *nodes;
 	struct backups_git *git;
 	struct backups_snaps *snaps;  /* backups/ only, else NULL */
+	struct backups_store *store;  /* backups/ only, else NULL */
 	struct backups_cache *cache;  /* backups/ only, else NULL */
 	struct backups_ahead *ahead;  /* backups/ only, else NULL */
 };

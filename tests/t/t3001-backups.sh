@@ -11,7 +11,7 @@ export LC_ALL=C
 nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
 
 # --- an uploads tree next to the lib-live configs -------------------------------------------
-U=$R/uploads/clemence
+U=$T/root/uploads/clemence	# $R, set by setup_live
 mkdir -p "$U/2025/10" "$U/empty-dir" "$U/private"
 head -c 3000000 /dev/urandom >"$U/2025/10/video.mp4"
 for i in $(seq 1 30); do echo "image $i" >"$U/2025/10/img-$i.jpg"; done
@@ -77,6 +77,14 @@ for i in $(seq 1 40); do
 		2>/dev/null) || bad=$((bad + 1))
 done
 is "40 reads at random offsets match the original" "$bad" 0
+ok "8 readers at once, of one file and of many, get the original bytes" bash -c "
+	echo 1 >/proc/sys/vm/drop_caches	# the page cache would answer for the daemon
+	pids=()
+	for i in 1 2 3 4; do
+		cmp '$B/uploads/clemence/2025/10/video.mp4' '$U/2025/10/video.mp4' & pids+=(\$!)
+		diff -r '$B/uploads/clemence/2025' '$U/2025' >/dev/null & pids+=(\$!)
+	done
+	for p in \${pids[@]}; do wait \$p || exit 1; done"
 
 # --- read-only -------------------------------------------------------------------------------
 erofs() {	# erofs COMMAND...: fails, saying "Read-only file system"

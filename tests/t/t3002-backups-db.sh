@@ -16,7 +16,7 @@ fi
 DB=$T/m
 cleanup_add "mariadb_stop '$DB'"
 ok "a private MariaDB starts" mariadb_start "$DB" || exit 1
-mariadb_sql -e "CREATE DATABASE shop; CREATE DATABASE copy;
+mariadb_sql -e "CREATE DATABASE shop; CREATE DATABASE copy; USE shop;
 CREATE TABLE shop.items (id INT PRIMARY KEY, name VARCHAR(50), price DECIMAL(8,2), note TEXT);
 INSERT INTO shop.items SELECT seq, CONCAT('item', seq), seq / 7, REPEAT(MD5(seq), 3)
 	FROM seq_1_to_30000;
@@ -27,7 +27,7 @@ printf '[database "shop"]\n\tsocket = %s\n\toption-file = %s\n' "$MARIADB_SOCK" 
 	>>"$T/statefs.conf"
 mount_statefs "$T/statefs.conf" "$M" -o allow_other
 
-ok "statefs snapshot" "$STATEFS" snapshot -c "$T/statefs.conf" --quiet
+ok "statefs snapshot" bash -c "'$STATEFS' snapshot -c '$T/statefs.conf' --quiet >'$T/snap.log' 2>&1"
 S=$(ls "$STATE/store/snapshots" | grep -v '^tmp' | head -1)
 Z=$M/backups/$S/db/shop.sql.zst
 is "the snapshot's db/ holds the dump" "$(ls "$M/backups/$S/db")" "shop.sql.zst"
@@ -61,4 +61,5 @@ fails "an ordinary user cannot read it" setpriv --reuid=65534 --regid=65534 --cl
 	bash -c "cat '$Z' >/dev/null 2>&1"
 mariadb_sql -e "UPDATE shop.items SET name = 'changed-after' WHERE id = 5"
 ok "a change made after the snapshot is not in it" bash -c "! zstdcat '$Z' | grep -q changed-after"
+ok "the row is there as it was" bash -c "zstdcat '$Z' | grep -q \"(5,'item5',\""
 ok "the daemon logged no error" daemon_log_clean

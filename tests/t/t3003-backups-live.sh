@@ -7,7 +7,7 @@
 test_init
 export LC_ALL=C
 
-U=$R/uploads/clemence
+U=$T/root/uploads/clemence	# $R, set by setup_live
 mkdir -p "$U"
 head -c 3000000 /dev/urandom >"$U/only-in-first.bin"
 cp "$U/only-in-first.bin" "$T/only-in-first.bin"
@@ -63,7 +63,7 @@ CH=$(awk '$1 == "f" && $NF == "uploads/clemence/only-in-first.bin" { f = 1; next
 chunks_gone() { for c in $CH; do test ! -e "$STATE/store/chunks/$c" || return 1; done; }
 exec 3<"$F"
 dd bs=65536 count=1 of="$T/part1" <&3 2>/dev/null
-"$STATEFS" prune -c "$T/statefs.conf" --keep-last 1 >"$T/prune.log" 2>&1 &
+"$STATEFS" prune -c "$T/statefs.conf" --keep-last 1 >"$T/prune.log" 2>&1 3<&- &
 PRUNE=$!
 cleanup_add "kill_pid $PRUNE"
 sleep 1

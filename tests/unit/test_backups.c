@@ -242,20 +242,22 @@ static int fill(void *arg, const char *name, const struct stat *st, off_t next)
 	return 0;
 }
 
-/* The names of @dir listed @per entries per call ("." and ".." left out). */
+static struct lister last_list;
+
+/* The names of @dir listed @per entries per call ("." and ".." left out); see last_list. */
 static const char *list(struct view *v, struct node *dir, int per)
 {
-	static struct lister l;
+	struct lister *l = &last_list;
 	off_t off = 0;
 
-	memset(&l, 0, sizeof(l));
+	memset(l, 0, sizeof(*l));
 	for (int calls = 0; calls < 1000; calls++) {
-		l.limit = l.added + per;
-		if (v->ops->readdir(v->priv, dir, off, fill, &l) || l.added < l.limit)
+		l->limit = l->added + per;
+		if (v->ops->readdir(v->priv, dir, off, fill, l) || l->added < l->limit)
 			break;
-		off = l.next;
+		off = l->next;
 	}
-	return l.names;
+	return l->names;
 }
 
 static ssize_t read_at(struct view *v, struct node *n, void *fh, void *buf, size_t size, off_t off)
@@ -359,6 +361,7 @@ static void test_configs(void)
 static void test_uploads(void)
 {
 	struct node *n, *u = walk(&vb, "2025-10-01/uploads/clemence", NULL);
+	struct backups_view_stats vs;
 	struct view_open o = {0};
 	unsigned char *data, buf[200000];
 	struct stat st;
@@ -367,6 +370,9 @@ static void test_uploads(void)
 	char t[64];
 
 	CHECK_STR(list(&vb, u, 100), "2025 a-b a.c a b b-c empty latest");
+	for (int i = 3; i < 10; i++)
+		bad += last_list.inos[i] <= last_list.inos[i - 1];
+	CHECK_MSG(!bad, "st_ino follows the listing (cp -a reads a directory in st_ino order)");
 	CHECK_STR(list(&vb, u, 1), "2025 a-b a.c a b b-c empty latest");
 	/* b has a line of its own and entries below: listed once */
 	CHECK_STR(list(&vb, walk(&vb, "2025-10-01/uploads/clemence", NULL), 100),
@@ -398,6 +404,10 @@ static void test_uploads(void)
 	data = slurp(&vb, n, &len);
 	CHECK_MSG(same(data, len, jpg, jpg_len), "a multi-chunk file reads back whole");
 	free(data);
+	backups_view_stats(vb.priv, &vs);
+	CHECK_MSG(vs.cache.prefetches > 0 && vs.warmed > 0,
+		  "a sequential reader gets the next chunk decompressed ahead (%llu) and files read "
+		  "ahead (%lu)", (unsigned long long)vs.cache.prefetches, vs.warmed);
 	CHECK_INT(vb.ops->open(vb.priv, n, O_RDONLY, 0, 0, &o), 0);
 	CHECK(o.keep_cache);
 	srand(3);
@@ -416,6 +426,7 @@ static void test_uploads(void)
 
 static void test_dump(void)
 {
+	struct backups_view_stats s;
 	struct node *n = walk(&vb, "2025-10-01/db/clemence_db.sql.zst", NULL);
 	unsigned char *z, *plain;
 	struct view_open o = {0};
@@ -448,6 +459,9 @@ static void test_dump(void)
 	CHECK_INT(read_at(&vb, n, o.fh, buf, 10, (off_t)zlen), 0);
 	vb.ops->release(vb.priv, n, o.fh);
 	free(z);
+	backups_view_stats(vb.priv, &s);
+	CHECK_MSG(s.warmed > 100, "a sequential reader of the dump has its chunk files read ahead "
+		  "(%lu)", s.warmed);
 }
 
 static void test_info_and_erofs(void)
@@ -591,7 +605,7 @@ static void test_appear_and_prune(void)
 
 static void test_zoff_fallback(void)
 {
-	struct backups_snaps *s;
+	struct backups_store *s;
 	struct backups_man *m = calloc(1, sizeof(*m));
 	struct manifest_entry *e;
 	const uint64_t *z;
@@ -611,7 +625,7 @@ static void test_zoff_fallback(void)
 	manifest_add(&m->m, 'f', "db/x.sql.zst", 0600, 0, 0, 0, 0, NULL, &e);
 	manifest_add_chunk(e, &h[0], 3); /* ZLEN unknown */
 	manifest_add_chunk_z(e, &h[1], 4, 1000);
-	CHECK_INT(backups_snaps_new(state, 0, 0, &s), 0);
+	CHECK_INT(backups_store_new(state, &s), 0);
 	CHECK_INT(backups_man_zoff(s, m, e, &z), 0);
 	store_chunk_relpath(&h[0], rel, sizeof(rel));
 	snprintf(path, sizeof(path), "%s/store/%s", state, rel);
@@ -619,7 +633,31 @@ static void test_zoff_fallback(void)
 	CHECK_MSG(z[1] == (uint64_t)sb.st_size && z[2] == z[1] + 1000,
 		  "an unknown ZLEN is the chunk file's size");
 	backups_man_put(m);
-	backups_snaps_free(s);
+	backups_store_free(s);
+}
+
+static void test_damaged(void)
+{
+	struct node *b = look(&vb, NULL, "backups", NULL), *n;
+	struct lister l;
+	char path[256];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/store/snapshots/2025-09-01", state);
+	put_file(path, "statefs-snapshot 1\ngarbage\n");
+	CHECK_MSG(strstr(list(&vb, b, 100), "2025-09-01") != NULL,
+		  "a damaged manifest does not break the listing");
+	n = look(&vb, b, "2025-09-01", &st);
+	CHECK_MSG(n && st.st_mtim.tv_sec == 1756684800, "it is dated by its name");
+	memset(&l, 0, sizeof(l));
+	l.limit = 100;
+	CHECK_INT(vb.ops->readdir(vb.priv, n, 2, fill, &l), -EIO);
+	CHECK(look(&vb, n, "uploads", NULL) == NULL);
+	n = walk(&vb, "latest", NULL);
+	CHECK_INT(vb.ops->readlink(vb.priv, n, path, sizeof(path)), 0);
+	CHECK_STR(path, "2025-11-08");
+	snprintf(path, sizeof(path), "%s/store/snapshots/2025-09-01", state);
+	unlink(path);
 }
 
 static void test_history(void)
@@ -677,6 +715,7 @@ int main(void)
 	test_lazy();
 	test_appear_and_prune();
 	test_zoff_fallback();
+	test_damaged();
 	test_history();
 	vb.ops->destroy(vb.priv);
 	vh.ops->destroy(vh.priv);

@@ -211,14 +211,14 @@ static void test_nodes(void)
 	int distinct = 1;
 
 	CHECK_INT(backups_nodes_new(NULL, "backups", &t), 0);
-	tmpl.st.st_mode = S_IFREG | 0600;
+	tmpl.a.mode = S_IFREG | 0600;
 	a = backups_nodes_get(t, r1, "db/x.sql.zst", &tmpl);
 	b = backups_nodes_get(t, r1b, "db/x.sql.zst", &tmpl);
 	c = backups_nodes_get(t, r2, "db/x.sql.zst", &tmpl);
 	CHECK_MSG(a && a == b, "the same (root, path) is the same node");
-	CHECK(c && c != a && c->st.st_ino != a->st.st_ino);
-	CHECK(a->st.st_ino == backups_ino("backups", "2025-10-01#12", "db/x.sql.zst"));
-	CHECK(a->st.st_ino != backups_ino("history", "2025-10-01#12", "db/x.sql.zst"));
+	CHECK(c && c != a && c->a.ino != a->a.ino);
+	CHECK(a->a.ino == backups_ino("backups", "2025-10-01#12", "db/x.sql.zst"));
+	CHECK(a->a.ino != backups_ino("history", "2025-10-01#12", "db/x.sql.zst"));
 	CHECK(a->n.kind == NODE_VIEW && a->n.priv == a);
 	CHECK_INT(backups_nodes_count(t), 2);
 	backups_nodes_forget(t, a, 1);
