@@ -40,6 +40,7 @@ static void bk_destroy(void *priv)
 	backups_store_free(b->c.store);
 	backups_snaps_free(b->c.snaps);
 	backups_git_free(b->c.git);
+	backups_hide_free(&b->c.hide);
 	free(b);
 }
 
@@ -53,7 +54,9 @@ static int bk_init(struct sfs *fs, struct view *v, void **priv, char *err, size_
 	if (!b)
 		return -ENOMEM;
 	b->c.name = backups_view_ops.name;
-	ret = backups_nodes_new(v, b->c.name, &b->c.nodes);
+	ret = backups_hide_build(fs->tab, &b->c.hide);
+	if (!ret)
+		ret = backups_nodes_new(v, b->c.name, &b->c.nodes);
 	if (!ret)
 		ret = backups_git_new(dir, &b->c.git);
 	if (!ret)
@@ -123,7 +126,8 @@ static int latest_attr(struct backups *b, uint64_t ino, struct backups_attr *a, 
 	a->ino = ino;
 	a->mode = S_IFLNK | 0777;
 	a->size = strlen(target);
-	a->mtime_ns = (backups_snap_head(b->c.snaps, p) ? name_time(p->name) : p->time) * 1000000000;
+	a->mtime_ns =
+	    (backups_snap_head(b->c.snaps, p) ? name_time(p->name) : p->time) * 1000000000;
 	backups_snap_put(p);
 	return 0;
 }
@@ -336,15 +340,15 @@ void backups_view_stats(void *priv, struct backups_view_stats *out)
 }
 
 const struct view_ops backups_view_ops = {
-	.name = "backups",
-	.init = bk_init,
-	.destroy = bk_destroy,
-	.lookup = bk_lookup,
-	.forget = bk_forget,
-	.getattr = bk_getattr,
-	.readlink = bk_readlink,
-	.readdir = bk_readdir,
-	.open = bk_open,
-	.read = bk_read,
-	.release = bk_release,
+    .name = "backups",
+    .init = bk_init,
+    .destroy = bk_destroy,
+    .lookup = bk_lookup,
+    .forget = bk_forget,
+    .getattr = bk_getattr,
+    .readlink = bk_readlink,
+    .readdir = bk_readdir,
+    .open = bk_open,
+    .read = bk_read,
+    .release = bk_release,
 };

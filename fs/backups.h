@@ -27,11 +27,11 @@ extern const struct view_ops backups_view_ops;
 
 /* What the view holds now (for tests and figures); @priv is the view's. */
 struct backups_view_stats {
-	size_t snapshots;	 /* listed */
-	size_t parsed;		 /* manifests parsed now */
-	uint64_t parsed_total;	 /* manifests parsed since the mount */
-	size_t nodes;		 /* nodes the kernel holds */
-	unsigned long warmed;	 /* chunk files read ahead (after waiting for the read-ahead) */
+	size_t snapshots;      /* listed */
+	size_t parsed;	       /* manifests parsed now */
+	uint64_t parsed_total; /* manifests parsed since the mount */
+	size_t nodes;	       /* nodes the kernel holds */
+	unsigned long warmed;  /* chunk files read ahead (after waiting for the read-ahead) */
 	struct backups_cache_stats cache;
 };
 void backups_view_stats(void *priv, struct backups_view_stats *out);

@@ -29,8 +29,8 @@ struct centry {
 
 struct backups_cache {
 	pthread_mutex_t lock;
-	pthread_cond_t cond;   /* a load finished */
-	pthread_cond_t work;   /* the queue changed */
+	pthread_cond_t cond; /* a load finished */
+	pthread_cond_t work; /* the queue changed */
 	backups_load_fn load;
 	void *arg;
 	size_t max_bytes;
@@ -52,8 +52,7 @@ static size_t bucket(const struct store_hash *h)
 	return (size_t)(v % NBUCKETS);
 }
 
-int backups_cache_new(size_t max_bytes, backups_load_fn load, void *arg,
-		      struct backups_cache **out)
+int backups_cache_new(size_t max_bytes, backups_load_fn load, void *arg, struct backups_cache **out)
 {
 	struct backups_cache *c = calloc(1, sizeof(*c));
 
@@ -241,7 +240,7 @@ static void *worker(void *arg)
 		c->qlen--;
 		if (find(c, &h)) {
 			pthread_cond_broadcast(&c->work); /* for drain */
-			continue; /* cached or being loaded by a reader */
+			continue;			  /* cached or being loaded by a reader */
 		}
 		c->busy = true;
 		pthread_mutex_unlock(&c->lock);

@@ -29,7 +29,7 @@ struct backups_fh {
 	struct backups_man *man; /* a reference, for FH_PLAIN and FH_DUMP */
 	const struct manifest_entry *e;
 	const uint64_t *zoff;
-	uint64_t next;	/* where a sequential reader reads next (atomic hint) */
+	uint64_t next; /* where a sequential reader reads next (atomic hint) */
 	size_t warmed; /* chunks before this one were handed to read-ahead (hint) */
 };
 
@@ -242,8 +242,8 @@ static ssize_t read_dump(struct backups_ctx *c, struct backups_fh *fh, char *buf
 			return -EIO;
 		}
 		while (pos < stop) {
-			ssize_t r = pread(fd, buf + (pos - off), (size_t)(stop - pos),
-					  (off_t)(pos - z[i]));
+			ssize_t r =
+			    pread(fd, buf + (pos - off), (size_t)(stop - pos), (off_t)(pos - z[i]));
 
 			if (r < 0 && errno == EINTR)
 				continue;

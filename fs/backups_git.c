@@ -88,8 +88,7 @@ static int repo(struct backups_git *g)
 	return 0;
 }
 
-int backups_git_commit(struct backups_git *g, const git_oid *commit, git_oid *tree,
-		       int64_t *time)
+int backups_git_commit(struct backups_git *g, const git_oid *commit, git_oid *tree, int64_t *time)
 {
 	git_commit *c = NULL;
 	int ret;
@@ -202,8 +201,10 @@ int backups_git_lookup(struct backups_git *g, const git_oid *commit, const git_o
 		}
 		out->size = size;
 	}
-	out->mode = out->type == 'd' ? 0755 : out->type == 'l' ? 0777
-			: git_tree_entry_filemode(te) == GIT_FILEMODE_BLOB_EXECUTABLE ? 0755 : 0644;
+	out->mode = out->type == 'd'						  ? 0755
+		    : out->type == 'l'						  ? 0777
+		    : git_tree_entry_filemode(te) == GIT_FILEMODE_BLOB_EXECUTABLE ? 0755
+										  : 0644;
 	out->uid = 0;
 	out->gid = 0;
 	if (asprintf(&path, "%s%s%s", dirpath, *dirpath ? "/" : "", name) < 0) {

@@ -46,8 +46,7 @@ void backups_git_free(struct backups_git *g);
 int backups_git_oid(const char *hex, git_oid *oid);
 
 /* The tree and committer time (seconds) of @commit. 0; -ENOENT (no repository or commit). */
-int backups_git_commit(struct backups_git *g, const git_oid *commit, git_oid *tree,
-		       int64_t *time);
+int backups_git_commit(struct backups_git *g, const git_oid *commit, git_oid *tree, int64_t *time);
 
 /*
  * Look up @name in tree @dir, which is the directory @dirpath ("" for the top) of @commit:

@@ -59,8 +59,8 @@ void backups_attr_stat(const struct backups_attr *a, struct stat *st);
 
 /* A tree the view shows: a snapshot (its manifest and config commit) or a config commit. */
 struct backups_root {
-	char id[96];		   /* unique in the view; hashed into st_ino */
-	int has_commit;		   /* the configs come from @commit, whose tree is @tree */
+	char id[96];	/* unique in the view; hashed into st_ino */
+	int has_commit; /* the configs come from @commit, whose tree is @tree */
 	git_oid commit, tree;
 	int64_t commit_time;	   /* seconds: the commit's time (the configs' mtime) */
 	int64_t time;		   /* seconds: the snapshot's or the commit's time */

@@ -455,8 +455,7 @@ static void evict(struct backups_snaps *s)
 	}
 }
 
-int backups_snap_manifest(struct backups_snaps *s, struct backups_snap *p,
-			  struct backups_man **out)
+int backups_snap_manifest(struct backups_snaps *s, struct backups_snap *p, struct backups_man **out)
 {
 	struct backups_man *m = NULL;
 	int ret;

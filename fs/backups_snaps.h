@@ -49,7 +49,7 @@ struct backups_snap {
 	int refs;
 	bool gone; /* no longer in the store */
 	bool loading;
-	bool damaged;		 /* its manifest did not parse: not tried again (it never changes) */
+	bool damaged; /* its manifest did not parse: not tried again (it never changes) */
 	struct backups_man *man; /* parsed, in the LRU */
 	uint64_t used;		 /* LRU clock */
 };

@@ -95,8 +95,7 @@ int backups_store_size(struct backups_store *s, const struct store_hash *h, uint
 	return 0;
 }
 
-int backups_store_get(struct backups_store *s, const struct store_hash *h, void **out,
-		      size_t *len)
+int backups_store_get(struct backups_store *s, const struct store_hash *h, void **out, size_t *len)
 {
 	struct store_opts o = {.readonly = true};
 	struct store *st;

@@ -36,8 +36,7 @@ int backups_store_size(struct backups_store *s, const struct store_hash *h, uint
  * Read and check chunk @h (store_get): a malloc'd buffer in *out, *len. 0 or -errno (a damaged
  * chunk is -EIO, logged).
  */
-int backups_store_get(struct backups_store *s, const struct store_hash *h, void **out,
-		      size_t *len);
+int backups_store_get(struct backups_store *s, const struct store_hash *h, void **out, size_t *len);
 
 /* A file of a snapshot was opened (+1) or closed (-1): hold the lock while any is open. */
 void backups_store_readers(struct backups_store *s, int delta);

@@ -172,7 +172,8 @@ int backups_tree_lookup(struct backups_ctx *c, struct backups_node *dir, const c
 	char *path;
 	int ret;
 
-	if (!*name || strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+	if (!*name || strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
+	    backups_hide_child(&c->hide, dir->path, name))
 		return -ENOENT;
 	switch (dir->kind) {
 	case BN_ROOT:
@@ -211,9 +212,9 @@ int backups_tree_lookup(struct backups_ctx *c, struct backups_node *dir, const c
  * an implied directory), *type, and *at and *implied for its st_ino (backups_ino_entry).
  * 0 at the end of the directory.
  */
-static int next_child(const struct manifest *m, size_t *i, size_t hi, const char *pre,
-		      size_t plen, char *buf, size_t cap, const char **name, char *type,
-		      size_t *at, bool *implied)
+static int next_child(const struct manifest *m, size_t *i, size_t hi, const char *pre, size_t plen,
+		      char *buf, size_t cap, const char **name, char *type, size_t *at,
+		      bool *implied)
 {
 	while (*i < hi) {
 		const char *p = m->v[*i].path + plen;
@@ -258,8 +259,11 @@ static int emit(struct backups_ctx *c, struct backups_root *r, const char *dirpa
 		const char *name, char type, uint64_t ino, off_t next, view_fill_fn fill, void *arg)
 {
 	struct stat st;
-	char *path = ino ? NULL : join(dirpath, name);
+	char *path;
 
+	if (backups_hide_child(&c->hide, dirpath, name))
+		return 0;
+	path = ino ? NULL : join(dirpath, name);
 	if (!ino && !path)
 		return -ENOMEM;
 	memset(&st, 0, sizeof(st));
@@ -270,8 +274,8 @@ static int emit(struct backups_ctx *c, struct backups_root *r, const char *dirpa
 }
 
 /* List the manifest directory @dirpath ("" for the top) of @r from @off. */
-static int list_man(struct backups_ctx *c, struct backups_root *r, const char *dirpath,
-		    off_t off, view_fill_fn fill, void *arg)
+static int list_man(struct backups_ctx *c, struct backups_root *r, const char *dirpath, off_t off,
+		    view_fill_fn fill, void *arg)
 {
 	struct backups_man *m;
 	size_t lo, hi, i, plen;
@@ -332,19 +336,21 @@ static int list_cfg(struct backups_ctx *c, struct backups_root *r, const git_oid
 		return ret;
 	for (size_t i = 0; i < n && !ret; i++)
 		if (*dirpath || strcmp(v[i].name, META_FILE) != 0)
-			ret = emit(c, r, dirpath, v[i].name, v[i].type, 0, (off_t)idx[i] + 3,
-				   fill, arg);
+			ret = emit(c, r, dirpath, v[i].name, v[i].type, 0, (off_t)idx[i] + 3, fill,
+				   arg);
 	backups_git_names_free(v, idx, n);
 	return ret > 0 ? 0 : ret;
 }
 
 /* A tree's root lists its config mounts, .statefs-snapshot, then the manifest's top names. */
+struct item {
+	char *name;
+	char type;
+	uint64_t ino; /* 0: hashed */
+};
+
 struct items {
-	struct item {
-		char *name;
-		char type;
-		uint64_t ino; /* 0: hashed */
-	} *v;
+	struct item *v;
 	size_t n;
 	int err;
 };
@@ -370,13 +376,14 @@ static int add_name(struct items *it, const char *name, char type, uint64_t ino)
 
 static int add_item(void *arg, const char *name, const struct stat *st, off_t next)
 {
+	char type = S_ISDIR(st->st_mode) ? 'd' : S_ISLNK(st->st_mode) ? 'l' : 'f';
+
 	(void)next;
-	return add_name(arg, name, S_ISDIR(st->st_mode) ? 'd' : S_ISLNK(st->st_mode) ? 'l' : 'f',
-			st->st_ino);
+	return add_name(arg, name, type, st->st_ino);
 }
 
-static int list_root(struct backups_ctx *c, struct backups_root *r, off_t off,
-		     view_fill_fn fill, void *arg)
+static int list_root(struct backups_ctx *c, struct backups_root *r, off_t off, view_fill_fn fill,
+		     void *arg)
 {
 	struct items it = {0};
 	int ret = 0;

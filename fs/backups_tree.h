@@ -23,6 +23,7 @@
 #include "fs/backups_ahead.h"
 #include "fs/backups_cache.h"
 #include "fs/backups_git.h"
+#include "fs/backups_hide.h"
 #include "fs/backups_node.h"
 #include "fs/backups_snaps.h"
 #include "fs/view.h"
@@ -32,13 +33,14 @@
 
 /* What a view shares with the tree functions. */
 struct backups_ctx {
-	const char *name;	      /* the view's name: "backups" */
+	const char *name; /* the view's name: "backups" */
 	struct backups_nodes *nodes;
 	struct backups_git *git;
-	struct backups_snaps *snaps;  /* backups/ only, else NULL */
-	struct backups_store *store;  /* backups/ only, else NULL */
-	struct backups_cache *cache;  /* backups/ only, else NULL */
-	struct backups_ahead *ahead;  /* backups/ only, else NULL */
+	struct backups_snaps *snaps; /* backups/ only, else NULL */
+	struct backups_store *store; /* backups/ only, else NULL */
+	struct backups_cache *cache; /* backups/ only, else NULL */
+	struct backups_ahead *ahead; /* backups/ only, else NULL */
+	struct backups_hide hide;    /* where the state directory would be: never shown */
 };
 
 /* Is manifest path @path a database dump, served as stored (compressed)? */

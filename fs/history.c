@@ -33,6 +33,7 @@ static void hi_destroy(void *priv)
 	backups_nodes_free(h->c.nodes);
 	history_index_free(h->x);
 	backups_git_free(h->c.git);
+	backups_hide_free(&h->c.hide);
 	free(h);
 }
 
@@ -45,7 +46,9 @@ static int hi_init(struct sfs *fs, struct view *v, void **priv, char *err, size_
 	if (!h)
 		return -ENOMEM;
 	h->c.name = history_view_ops.name;
-	ret = backups_nodes_new(v, h->c.name, &h->c.nodes);
+	ret = backups_hide_build(fs->tab, &h->c.hide);
+	if (!ret)
+		ret = backups_nodes_new(v, h->c.name, &h->c.nodes);
 	if (!ret)
 		ret = backups_git_new(fs->tab->state_dir, &h->c.git);
 	if (!ret)
@@ -312,15 +315,15 @@ static void hi_release(void *priv, struct node *nd, void *fh)
 }
 
 const struct view_ops history_view_ops = {
-	.name = "history",
-	.init = hi_init,
-	.destroy = hi_destroy,
-	.lookup = hi_lookup,
-	.forget = hi_forget,
-	.getattr = hi_getattr,
-	.readlink = hi_readlink,
-	.readdir = hi_readdir,
-	.open = hi_open,
-	.read = hi_read,
-	.release = hi_release,
+    .name = "history",
+    .init = hi_init,
+    .destroy = hi_destroy,
+    .lookup = hi_lookup,
+    .forget = hi_forget,
+    .getattr = hi_getattr,
+    .readlink = hi_readlink,
+    .readdir = hi_readdir,
+    .open = hi_open,
+    .read = hi_read,
+    .release = hi_release,
 };

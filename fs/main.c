@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <syslog.h>
@@ -214,8 +215,16 @@ static int mount_main(int argc, char **argv)
 	vo.max_file_size = o.max_file_size;
 	vo.pack_every = o.pack_every;
 	r = vcs_open(&fs.vcs, fs.tab, &vo, err, sizeof(err));
-	if (!r)
+	if (!r) {
+		struct stat sst;
+
+		/* the state directory exists now: never show it, even under a source */
+		if (stat(fs.tab->state_dir, &sst) == 0) {
+			fs.state_dev = sst.st_dev;
+			fs.state_ino = sst.st_ino;
+		}
 		r = vcs_catch_up(fs.vcs, err, sizeof(err));
+	}
 	if (r) {
 		fprintf(stderr, "statefs: %s\n", err);
 		goto out;

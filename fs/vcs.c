@@ -171,6 +171,12 @@ int vcs_open(struct vcs **out, const struct mtab *tab, const struct vcs_options 
 		goto fail;
 	}
 	chmod(tab->state_dir, 0700);
+	struct stat sst;
+
+	if (stat(tab->state_dir, &sst) == 0) {
+		v->state_dev = sst.st_dev;
+		v->state_ino = sst.st_ino;
+	}
 	snprintf(path, sizeof(path), "%s/config.git", tab->state_dir);
 	if (git_repository_open_bare(&v->repo, path)) {
 		git_repository_init_options o;

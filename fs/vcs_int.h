@@ -45,6 +45,8 @@ struct vcs {
 	size_t nchg, capchg;
 	unsigned commits_since_pack;
 	int lock_fd; /* flock on config.git/statefs.lock: one writer of the repository */
+	dev_t state_dev; /* the state directory: never versioned, even under a source */
+	ino_t state_ino;
 	/* New objects gather in memory and go to disk as one pack per commit (one fsync of
 	 * a pack instead of two per loose object); vpack merges the small packs. */
 	git_odb_backend *mempack;

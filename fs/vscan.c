@@ -298,6 +298,13 @@ static int scan_children(struct vcs *v, const struct mtab_entry *m, char *path, 
 		cfd = openat(fd, de->d_name, O_PATH | O_NOFOLLOW);
 		if (cfd < 0)
 			continue; /* raced with a removal; its own note will follow */
+		struct stat cst;
+
+		if (de->d_type == DT_DIR && fstat(cfd, &cst) == 0 && cst.st_ino == v->state_ino &&
+		    cst.st_dev == v->state_dev) {
+			close(cfd); /* the state directory under a source: never our history */
+			continue;
+		}
 		err = scan_fd(v, m, path, plen + 1 + nl, relstart, cfd, 1);
 		close(cfd);
 	}

@@ -50,6 +50,8 @@ ok "history/ holds the version saved between the snapshots" test -n "$H"
 ok "which no snapshot has" bash -c "! grep -q between '$M/backups/$S1/$C' '$M/backups/$S2/$C'"
 is "its name is its time and short id" "$(basename "$H" | sed 's/^[0-9][0-9]-[0-9][0-9]-[0-9][0-9]-[0-9a-f]\{7\}$/ok/')" ok
 is "its configs keep their modes" "$(stat -c %a "$H/env/whisperx/.env")" 600
+fails "an ordinary user cannot read the .env there" setpriv --reuid=65534 --regid=65534 \
+	--clear-groups bash -c "cat '$H/env/whisperx/.env' >/dev/null 2>&1"
 ok "cp -a from history/ restores it" cp -a "$H/$C" "$M/$C"
 ok "the live file is that version again" cmp "$H/$C" "$R/etc/$C"
 wait_for "the restore is committed" 10 bash -c \

@@ -60,11 +60,12 @@ static void git_commit(const char *meta, long when, char *out)
 
 	snprintf(path, sizeof(path), "%s/w/.statefs-meta", top);
 	put_file(path, meta);
-	CHECK_INT(sh("cd %s/w && export GIT_DIR=%s/config.git GIT_WORK_TREE=. "
-		     "GIT_COMMITTER_DATE='@%ld +0000' GIT_AUTHOR_DATE='@%ld +0000' && git add -A && "
-		     "git -c user.name=t -c user.email=t@t commit -qm save",
-		     top, state, when, when),
-		  0);
+	CHECK_INT(
+	    sh("cd %s/w && export GIT_DIR=%s/config.git GIT_WORK_TREE=. "
+	       "GIT_COMMITTER_DATE='@%ld +0000' GIT_AUTHOR_DATE='@%ld +0000' && git add -A && "
+	       "git -c user.name=t -c user.email=t@t commit -qm save",
+	       top, state, when, when),
+	    0);
 	snprintf(path, sizeof(path), "git --git-dir=%s/config.git rev-parse HEAD", state);
 	f = popen(path, "r");
 	CHECK(f && fscanf(f, "%40s", out) == 1);
@@ -87,11 +88,12 @@ static void make_commits(void)
 			   "d 0755 0 0 nginx/sites-enabled\n"
 			   "l 0777 0 0 nginx/sites-enabled/clemence.conf\n";
 
-	CHECK_INT(sh("git init -q --bare %s/config.git && mkdir -p %s/w/nginx/sites-available "
-		     "%s/w/nginx/sites-enabled %s/w/env/whisperx %s/w/compose/whisperx && "
-		     "ln -s ../sites-available/clemence.conf %s/w/nginx/sites-enabled/clemence.conf",
-		     state, top, top, top, top, top),
-		  0);
+	CHECK_INT(
+	    sh("git init -q --bare %s/config.git && mkdir -p %s/w/nginx/sites-available "
+	       "%s/w/nginx/sites-enabled %s/w/env/whisperx %s/w/compose/whisperx && "
+	       "ln -s ../sites-available/clemence.conf %s/w/nginx/sites-enabled/clemence.conf",
+	       state, top, top, top, top, top),
+	    0);
 	sh("cd %s/w && printf 'user www-data;\\n' > nginx/nginx.conf && "
 	   "printf 'root /var/www/old;\\n' > nginx/sites-available/clemence.conf && "
 	   "printf 'API_KEY=s3cret\\n' > env/whisperx/.env && "
@@ -175,7 +177,8 @@ static void make_fixture(void)
 	dump_len = 3u << 20;
 	dump = malloc(dump_len);
 	for (size_t i = 0; i < dump_len; i++)
-		dump[i] = (unsigned char)("INSERT INTO t VALUES (1,'x');\n"[i % 30] + (i / 4096) % 3);
+		dump[i] =
+		    (unsigned char)("INSERT INTO t VALUES (1,'x');\n"[i % 30] + (i / 4096) % 3);
 	jpg_len = 700000;
 	jpg = malloc(jpg_len);
 	for (size_t i = 0; i < jpg_len; i++)
@@ -187,7 +190,8 @@ static void make_fixture(void)
 		      "database solidarlink_db: connection refused");
 	store_close(s);
 	snprintf(path, sizeof(path), "%s/statefs.conf", top);
-	sh("mkdir -p %s/src && printf '[state]\\n\\tdir = %s\\n[mount \"nginx\"]\\n\\tkind = tree\\n"
+	sh("mkdir -p %s/src && printf '[state]\\n\\tdir = %s\\n[mount \"nginx\"]\\n\\tkind = "
+	   "tree\\n"
 	   "\\tsource = %s/src\\n' > %s",
 	   top, state, top, path);
 	CHECK_MSG(mtab_load(path, &fs.tab, err, sizeof(err)) == 0, "config: %s", err);
@@ -343,7 +347,8 @@ static void test_configs(void)
 	n = walk(&vb, "2025-10-01/nginx/sites-available/clemence.conf", &st);
 	CHECK_INT(st.st_mtim.tv_sec, 1759276800 + 45000); /* the commit's time */
 	data = slurp(&vb, n, &len);
-	CHECK_MSG(same(data, len, "root /var/www/between;\n", 23), "configs at the snapshot's commit");
+	CHECK_MSG(same(data, len, "root /var/www/between;\n", 23),
+		  "configs at the snapshot's commit");
 	free(data);
 	n = walk(&vb, "2025-10-02/nginx/sites-available/clemence.conf", NULL);
 	data = slurp(&vb, n, &len);
@@ -405,9 +410,11 @@ static void test_uploads(void)
 	CHECK_MSG(same(data, len, jpg, jpg_len), "a multi-chunk file reads back whole");
 	free(data);
 	backups_view_stats(vb.priv, &vs);
-	CHECK_MSG(vs.cache.prefetches > 0 && vs.warmed > 0,
-		  "a sequential reader gets the next chunk decompressed ahead (%llu) and files read "
-		  "ahead (%lu)", (unsigned long long)vs.cache.prefetches, vs.warmed);
+	CHECK_MSG(
+	    vs.cache.prefetches > 0 && vs.warmed > 0,
+	    "a sequential reader gets the next chunk decompressed ahead (%llu) and files read "
+	    "ahead (%lu)",
+	    (unsigned long long)vs.cache.prefetches, vs.warmed);
 	CHECK_INT(vb.ops->open(vb.priv, n, O_RDONLY, 0, 0, &o), 0);
 	CHECK(o.keep_cache);
 	srand(3);
@@ -415,10 +422,12 @@ static void test_uploads(void)
 		off_t off = rand() % (long)(jpg_len + 1000);
 		size_t size = 1 + (size_t)rand() % sizeof(buf);
 		ssize_t r = read_at(&vb, n, o.fh, buf, size, off);
-		size_t want = (size_t)off >= jpg_len ? 0
-			      : size < jpg_len - (size_t)off ? size : jpg_len - (size_t)off;
+		size_t want = (size_t)off >= jpg_len	     ? 0
+			      : size < jpg_len - (size_t)off ? size
+							     : jpg_len - (size_t)off;
 
-		bad += r != (ssize_t)want || memcmp(buf, jpg + (off < (off_t)jpg_len ? off : 0), want);
+		bad +=
+		    r != (ssize_t)want || memcmp(buf, jpg + (off < (off_t)jpg_len ? off : 0), want);
 	}
 	CHECK_MSG(!bad, "300 reads at random offsets match the original (%d differ)", bad);
 	vb.ops->release(vb.priv, n, o.fh);
@@ -442,7 +451,7 @@ static void test_dump(void)
 		  "the dump is its compressed frames (%zu bytes of %zu)", zlen, dump_len);
 	plain = malloc(dump_len + 1);
 	CHECK_MSG(z && ZSTD_decompress(plain, dump_len + 1, z, zlen) == dump_len &&
-			  memcmp(plain, dump, dump_len) == 0,
+		      memcmp(plain, dump, dump_len) == 0,
 		  "the frames concatenated are one zstd stream of the dump");
 	free(plain);
 	CHECK_INT(vb.ops->open(vb.priv, n, O_RDONLY, 0, 0, &o), 0);
@@ -460,8 +469,10 @@ static void test_dump(void)
 	vb.ops->release(vb.priv, n, o.fh);
 	free(z);
 	backups_view_stats(vb.priv, &s);
-	CHECK_MSG(s.warmed > 100, "a sequential reader of the dump has its chunk files read ahead "
-		  "(%lu)", s.warmed);
+	CHECK_MSG(s.warmed > 100,
+		  "a sequential reader of the dump has its chunk files read ahead "
+		  "(%lu)",
+		  s.warmed);
 }
 
 static void test_info_and_erofs(void)
@@ -477,8 +488,8 @@ static void test_info_and_erofs(void)
 	if (data) {
 		data[len - 1] = '\0';
 		CHECK_MSG(strstr((char *)data, "status incomplete") &&
-				  strstr((char *)data, "reason database solidarlink_db: connection") &&
-				  strstr((char *)data, commit[2]),
+			      strstr((char *)data, "reason database solidarlink_db: connection") &&
+			      strstr((char *)data, commit[2]),
 			  ".statefs-snapshot says what failed");
 	}
 	free(data);
@@ -672,7 +683,10 @@ static void test_history(void)
 	CHECK_STR(list(&vh, h, 1), "2025-10-01 2025-10-02");
 	for (int i = 0; i < 3; i++)
 		snprintf(hc[i], sizeof(hc[i]), "%s-%.7s",
-			 i == 0 ? "10-00-00" : i == 1 ? "12-30-00" : "01-00-00", commit[i]);
+			 i == 0	  ? "10-00-00"
+			 : i == 1 ? "12-30-00"
+				  : "01-00-00",
+			 commit[i]);
 	snprintf(name, sizeof(name), "%s %s", hc[0], hc[1]);
 	CHECK_STR(list(&vh, look(&vh, h, "2025-10-01", NULL), 1), name);
 	snprintf(name, sizeof(name), "2025-10-01/%s", hc[1]);

@@ -1,11 +1,13 @@
 /*
  * test_backups_cache.c - the pieces of backups/ that need no store: the chunk cache (hits,
  * LRU eviction within the budget, chunks held across eviction, one load for concurrent
- * readers, errors not cached, read-ahead), the offset -> frame mapping of dumps, and the node
- * table (same name, same node and st_ino; distinct st_inos; freeing on forget).
+ * readers, errors not cached, read-ahead), the offset -> frame mapping of dumps, the node
+ * table (same name, same node and st_ino; distinct st_inos; freeing on forget), and where the
+ * state directory would appear in a tree (never shown).
  */
 #include "fs/backups_cache.h"
 #include "fs/backups_file.h"
+#include "fs/backups_hide.h"
 #include "fs/backups_node.h"
 #include "tests/unit/unit.h"
 
@@ -271,6 +273,68 @@ static void test_ino_distinct(void)
 	free(v);
 }
 
+/* A config with the state directory at @state (relative to @top) loaded into *tab. */
+static int load_conf(const char *top, const char *state, struct mtab **tab)
+{
+	char path[512], err[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/statefs.conf", top);
+	f = fopen(path, "w");
+	if (!f)
+		return -1;
+	fprintf(
+	    f,
+	    "[state]\n\tdir = %s/%s\n[mount \"nginx\"]\n\tkind = tree\n\tsource = %s/etc/nginx\n"
+	    "[mount \"env\"]\n\tkind = files\n\tsource = %s/opt/*/.env\n"
+	    "[mount \"uploads\"]\n\tkind = plain\n\tsource = a:%s/up/a\n\tsource = b:%s/up/b\n",
+	    top, state, top, top, top, top);
+	fclose(f);
+	return mtab_load(path, tab, err, sizeof(err));
+}
+
+static void test_hide(void)
+{
+	char top[] = "/tmp/statefs-uh.XXXXXX", cmd[256];
+	struct backups_hide h;
+	struct mtab *tab;
+
+	CHECK(mkdtemp(top) != NULL);
+	snprintf(cmd, sizeof(cmd), "mkdir -p %s/etc/nginx %s/opt/x %s/up/a %s/up/b/lib %s/var", top,
+		 top, top, top, top);
+	CHECK_INT(system(cmd), 0);
+	CHECK_INT(load_conf(top, "var/statefs", &tab), 0);
+	CHECK_INT(backups_hide_build(tab, &h), 0);
+	CHECK_MSG(h.n == 0, "a state directory beneath no source hides nothing");
+	backups_hide_free(&h);
+	mtab_free(tab);
+	CHECK_INT(load_conf(top, "up/b/lib/state", &tab), 0); /* does not exist yet */
+	CHECK_INT(backups_hide_build(tab, &h), 0);
+	CHECK_INT(h.n, 1);
+	CHECK(h.n && strcmp(h.paths[0], "uploads/b/lib/state") == 0);
+	CHECK(backups_hide_is(&h, "uploads/b/lib/state"));
+	CHECK(!backups_hide_is(&h, "uploads/b/lib"));
+	CHECK(backups_hide_child(&h, "uploads/b/lib", "state"));
+	CHECK(!backups_hide_child(&h, "uploads/b/lib", "states"));
+	CHECK(!backups_hide_child(&h, "uploads/b", "state"));
+	CHECK(!backups_hide_child(&h, "", "state"));
+	backups_hide_free(&h);
+	mtab_free(tab);
+	CHECK_INT(load_conf(top, "etc/nginx/.state", &tab), 0);
+	CHECK_INT(backups_hide_build(tab, &h), 0);
+	CHECK(h.n == 1 && backups_hide_child(&h, "nginx", ".state"));
+	backups_hide_free(&h);
+	mtab_free(tab);
+	CHECK_INT(load_conf(top, "opt/.st", &tab), 0);
+	CHECK_INT(backups_hide_build(tab, &h), 0);
+	CHECK_MSG(h.n == 1 && backups_hide_child(&h, "env", ".st"),
+		  "under a files mount's prefix: beneath its name");
+	backups_hide_free(&h);
+	mtab_free(tab);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", top);
+	CHECK_INT(system(cmd), 0);
+}
+
 int main(void)
 {
 	test_lru();
@@ -279,5 +343,6 @@ int main(void)
 	test_zchunk();
 	test_nodes();
 	test_ino_distinct();
+	test_hide();
 	UNIT_DONE();
 }
