@@ -71,7 +71,7 @@ deps:
 		libfuse3-dev fuse3 libgit2-dev libzstd-dev zstd libssl-dev \
 		default-libmysqlclient-dev mariadb-server mariadb-client \
 		git vim-nox python3 attr acl util-linux procps \
-		systemd man-db groff-base restic time
+		systemd man-db groff-base restic time borgbackup python3-pyfuse3
 	@echo "deps: installed"
 
 unit: $(UNIT_BINS)
