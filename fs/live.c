@@ -112,38 +112,40 @@ static int shown(const struct mtab_entry *m, int dirfd, int depth, const char *n
 	return len < sizeof(path) && fstatat(dirfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
-/* Note a change of @name in directory @dir for the committer. */
-static void note(fuse_req_t req, struct node *dir, const char *name, int recursive)
+/*
+ * Note for the committer that @name in @n changed (@name NULL: @n itself, by its last known
+ * name, which node_relpath reads under the table's lock). If the path cannot be named (a
+ * parent the kernel forgot), inotify sees the change and it is committed as external.
+ */
+static void note_as(struct sfs *fs, struct node *n, const char *name, int recursive,
+		    const struct vcs_who *who)
 {
-	struct sfs *fs = fs_of(req);
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	struct vcs_who who;
 	char path[PATH_MAX * 2];
-	int len, n;
+	int len, k;
 
-	if (!fs->vcs || !versioned(fs, dir))
+	if (!fs->vcs || n->kind != NODE_REAL || !versioned(fs, n))
 		return;
-	n = snprintf(path, sizeof(path), "%s/", mount_of(fs, dir)->name);
-	len = node_relpath(fs->nodes, dir, path + n, sizeof(path) - n);
+	k = snprintf(path, sizeof(path), "%s/", mount_of(fs, n)->name);
+	len = node_relpath(fs->nodes, n, path + k, sizeof(path) - k);
 	if (len < 0)
-		return; /* inotify will see it and commit it as external */
+		return;
 	if (name && *name)
-		snprintf(path + n + len, sizeof(path) - n - len, "%s%s", len ? "/" : "", name);
+		snprintf(path + k + len, sizeof(path) - k - len, "%s%s", len ? "/" : "", name);
 	else if (len == 0)
-		path[n - 1] = '\0';
-	vcs_who_fill(&who, ctx->pid, ctx->uid, ctx->gid);
-	vcs_note(fs->vcs, path, recursive, &who);
+		path[k - 1] = '\0';
+	vcs_note(fs->vcs, path, recursive, who);
 }
 
-/* Note a change of the object @n itself (an attribute), through its last known name. */
-static void note_node(fuse_req_t req, struct node *n)
+/* Note a change made by the caller of @req. */
+static void note(fuse_req_t req, struct node *n, const char *name, int recursive)
 {
-	if (n->kind != NODE_REAL)
-		return;
-	if (n->depth == 0)
-		note(req, n, NULL, 0);
-	else if (n->parent && n->name)
-		note(req, n->parent, n->name, 0);
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct vcs_who who;
+
+	if (!fs_of(req)->vcs || !versioned(fs_of(req), n))
+		return; /* plain trees: no need to read /proc for a name */
+	vcs_who_fill(&who, ctx->pid, ctx->uid, ctx->gid);
+	note_as(fs_of(req), n, name, recursive, &who);
 }
 
 static int stat_fd(int fd, struct stat *st)
@@ -386,7 +388,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int va
 		if (h && (valid & FUSE_SET_ATTR_SIZE))
 			h->wrote = h->wrote ? h->wrote : (vcs_writers(fs_of(req)->vcs, 1), 1);
 		else
-			note_node(req, n);
+			note(req, n, NULL, 0);
 	}
 out:
 	if (err) {
@@ -793,17 +795,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		struct node *n = h->node;
 
 		/* Name the change after the writer, not whoever closes last. */
-		if (n->parent && n->name) {
-			char path[PATH_MAX * 2];
-			int k = snprintf(path, sizeof(path), "%s/", mount_of(fs, n)->name);
-			int len = node_relpath(fs->nodes, n->parent, path + k, sizeof(path) - k);
-
-			if (len >= 0) {
-				snprintf(path + k + len, sizeof(path) - k - len, "%s%s",
-					 len ? "/" : "", n->name);
-				vcs_note(fs->vcs, path, 0, &h->who);
-			}
-		}
+		note_as(fs, n, NULL, 0, &h->who);
 		vcs_writers(fs->vcs, -1);
 	}
 	free(h);

@@ -89,7 +89,8 @@ void node_renamed(struct node_table *t, int mnt, dev_t dev, ino_t ino, struct no
 void node_set_name(struct node_table *t, struct node *n, struct node *parent, const char *name);
 
 /*
- * The path of @dir relative to its mount's base ("" for the base itself), written to @buf.
+ * The path of real node @dir (a directory, or a file by the name it was last seen under)
+ * relative to its mount's base ("" for the base itself), written to @buf under the lock.
  * Returns the length, or -ENAMETOOLONG if it does not fit, -ENOENT for a virtual node.
  */
 int node_relpath(struct node_table *t, struct node *dir, char *buf, size_t size);

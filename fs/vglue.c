@@ -54,12 +54,19 @@ void vglue_setattr(fuse_req_t req, struct node *n, struct stat *attr, int valid,
 	const struct view_ops *ops = n->view->ops;
 	int err;
 
-	/* Only a truncation (open with O_TRUNC, truncate(1)) may reach a view, and only if it
-	 * takes writes; times set by cp -p on a view's file are ignored. */
-	valid &= ~(FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |
-		   FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME);
-	if (valid & ~FUSE_SET_ATTR_SIZE || !ops->truncate)
-		err = valid ? -EROFS : 0;
+	/* A read-only view refuses everything, times included (touch gets EROFS). A view that
+	 * takes writes (db/) takes a truncation (open with O_TRUNC) and ignores the times that
+	 * cp -p sets after writing. */
+	int times = valid & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |
+			     FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME);
+
+	valid &= ~times;
+	if (!ops->write)
+		err = -EROFS;
+	else if (valid & ~FUSE_SET_ATTR_SIZE || (valid && !ops->truncate))
+		err = -EROFS;
+	else if (!valid)
+		err = 0;
 	else
 		err = ops->truncate(n->view->priv, n, fi ? (void *)(uintptr_t)fi->fh : NULL,
 				    attr->st_size);

@@ -101,6 +101,7 @@ ok "rename" erofs mv "$F" "$B/nginx/other.conf"
 ok "chmod" erofs chmod 0777 "$F"
 ok "chown" erofs chown 1:1 "$F"
 ok "symlink" erofs ln -s x "$B/nginx/link"
+ok "touch -d (utimens)" erofs touch -d '2001-01-01' "$F"
 ok "a new name in backups/" erofs mkdir "$M/backups/mine"
 ok "the file is unchanged" cmp "$F" "$R/etc/nginx/nginx.conf"
 
