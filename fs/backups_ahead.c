@@ -1,14 +1,12 @@
 /*
- * backups_ahead.c - a ring of chunk hashes and a few threads that warm their files into the
- * page cache. One mutex guards the ring; the file work is done outside it.
+ * backups_ahead.c - a ring of chunk hashes and a few threads that warm their frames into the
+ * page cache. One mutex guards the ring; the store is asked outside it.
  */
 #include "fs/backups_ahead.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 struct backups_ahead {
 	struct backups_store *s;
@@ -42,7 +40,6 @@ static void *worker(void *arg)
 {
 	struct backups_ahead *a = arg;
 	struct store_hash h;
-	int fd;
 
 	pthread_mutex_lock(&a->lock);
 	for (;;) {
@@ -55,11 +52,7 @@ static void *worker(void *arg)
 		a->len--;
 		a->busy++;
 		pthread_mutex_unlock(&a->lock);
-		fd = backups_store_open(a->s, &h);
-		if (fd >= 0) {
-			posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
-			close(fd);
-		}
+		backups_store_warm(a->s, &h);
 		pthread_mutex_lock(&a->lock);
 		a->busy--;
 		a->warmed++;

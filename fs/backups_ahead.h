@@ -1,13 +1,14 @@
 /*
- * backups_ahead.h - read-ahead of chunk files for a sequential reader of a dump in backups/.
+ * backups_ahead.h - read-ahead of stored frames for a sequential reader in backups/.
  *
- * A dump is served as its chunk files read one after the other, and a cold chunk file costs a
- * disk round trip for its inode and one for its data: read one at a time, tens of thousands of
- * small files make a slow copy. A sequential reader therefore hands the chunks it will need
- * next to a few worker threads, which open each file and ask the kernel to read it into the
- * page cache (posix_fadvise WILLNEED), so those round trips overlap; the reader's own preads
- * then find the data cached. Workers start on first use (after any daemonizing fork); the
- * queue is bounded and a request that does not fit is dropped (it is only a hint).
+ * Files and dumps are served out of chunks whose frames lie in pack files, and a cold frame
+ * costs a disk round trip: read one at a time, the many small frames of a dump or of a tree
+ * of small files make a slow copy. A sequential reader therefore hands the chunks it will
+ * need next to a few worker threads, which ask the kernel to read each frame's bytes of its
+ * pack into the page cache (posix_fadvise WILLNEED, backups_store_warm), so those round trips
+ * overlap; the reader's own reads then find the data cached. Workers start on first use
+ * (after any daemonizing fork); the queue is bounded and a request that does not fit is
+ * dropped (it is only a hint).
  *
  * Thread safety: every function may be called from several threads.
  */
@@ -21,13 +22,13 @@
 
 struct backups_ahead;
 
-/* Read-ahead of the chunk files of @s. 0 or -ENOMEM. */
+/* Read-ahead of the chunks of @s. 0 or -ENOMEM. */
 int backups_ahead_new(struct backups_store *s, struct backups_ahead **out);
 
 /* Stop the workers (dropping what is queued) and free. NULL is a no-op. */
 void backups_ahead_free(struct backups_ahead *a);
 
-/* Have chunk @h's file read into the page cache soon. Never blocks. */
+/* Have chunk @h's frame read into the page cache soon. Never blocks. */
 void backups_ahead_warm(struct backups_ahead *a, const struct store_hash *h);
 
 /*

@@ -14,7 +14,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 enum fh_kind {
 	FH_MEM,	  /* @mem */
@@ -75,7 +74,7 @@ int backups_file_info(struct backups_ctx *c, struct backups_root *r, char **out,
 
 /*
  * Files are mostly read in the manifest's order: cp -a, tar and rsync go through a directory
- * in its listing order, which is the manifest's. So opening entry @i has the chunk files of it
+ * in its listing order, which is the manifest's. So opening entry @i has the chunks of it
  * and of the files after it, up to AHEAD_BYTES or AHEAD_FILES, read ahead: a copy of many
  * small files does not wait on the disk for each one in turn.
  */
@@ -229,33 +228,22 @@ static ssize_t read_dump(struct backups_ctx *c, struct backups_fh *fh, char *buf
 	const uint64_t *z = fh->zoff;
 	uint64_t total = z[e->nchunks], pos = off, end = total - off < size ? total : off + size;
 	size_t i = backups_file_zchunk(z, e->nchunks, off);
+	struct backups_frames fr;
 
+	backups_frames_init(&fr, c->store);
 	while (pos < end) {
 		uint64_t stop = end < z[i + 1] ? end : z[i + 1];
-		struct stat st;
-		int fd = backups_store_open(c->store, &e->chunks[i].hash);
+		int ret = backups_frames_read(&fr, &e->chunks[i].hash, z[i + 1] - z[i],
+					      buf + (pos - off), (size_t)(stop - pos), pos - z[i]);
 
-		if (fd < 0)
-			return fd == -ENOENT ? -EIO : fd; /* swept away, or damaged */
-		if (fstat(fd, &st) || (uint64_t)st.st_size != z[i + 1] - z[i]) {
-			close(fd);
-			return -EIO;
+		if (ret) {
+			backups_frames_done(&fr);
+			return ret; /* swept away, or damaged: logged */
 		}
-		while (pos < stop) {
-			ssize_t r =
-			    pread(fd, buf + (pos - off), (size_t)(stop - pos), (off_t)(pos - z[i]));
-
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r <= 0) {
-				close(fd);
-				return r < 0 ? -errno : -EIO;
-			}
-			pos += (uint64_t)r;
-		}
-		close(fd);
+		pos = stop;
 		i++;
 	}
+	backups_frames_done(&fr);
 	if (c->ahead && __atomic_load_n(&fh->next, __ATOMIC_RELAXED) == off) {
 		size_t j = __atomic_load_n(&fh->warmed, __ATOMIC_RELAXED);
 

@@ -5,12 +5,12 @@
  * snapshot's manifest (decompressed chunk by chunk through the chunk cache: the chunk holding
  * an offset is found by binary search over the chunks' offsets, never by scanning), and a
  * database dump (db/NAME.sql.zst: the stored zstd frames served as they are, each read a pread
- * of the chunk files it spans, found by binary search over the frames' offsets). A sequential
- * reader gets the next chunk decompressed ahead (backups_cache_prefetch) and the chunk files
- * of the next few MiB read into the page cache by several threads (backups_ahead.h). An open
- * file holds a reference to its parsed manifest, and while it is open the store's lock is held
- * shared (backups_store_readers), so it reads to its end even if its snapshot is pruned
- * meanwhile: the sweep waits for it. Everything is immutable, so the page cache is kept.
+ * of the frames it spans out of their packs, found by binary search over the frames' offsets).
+ * A sequential reader gets the next chunk decompressed ahead (backups_cache_prefetch) and the
+ * frames of the next few MiB read into the page cache by several threads (backups_ahead.h).
+ * An open file holds a reference to its parsed manifest, and while it is open the store's lock
+ * is held shared (backups_store_readers), so it reads to its end even if its snapshot is
+ * pruned meanwhile: the sweep waits for it. Everything is immutable, so the page cache is kept.
  */
 #ifndef STATEFS_BACKUPS_FILE_H
 #define STATEFS_BACKUPS_FILE_H

@@ -536,7 +536,7 @@ int backups_man_zoff(struct backups_store *st, struct backups_man *m,
 	for (size_t i = 0; i < e->nchunks; i++) {
 		uint64_t zl = e->chunks[i].zlen;
 
-		if (!zl && (ret = backups_store_size(st, &e->chunks[i].hash, &zl)))
+		if (!zl && (ret = backups_store_zlen(st, &e->chunks[i].hash, &zl)))
 			goto out;
 		z[i + 1] = z[i] + zl;
 	}

@@ -101,7 +101,7 @@ void backups_snaps_parsed(struct backups_snaps *s, size_t *now, uint64_t *total)
 /*
  * The stored (zstd) layout of file entry @e of @m: zoff[i] is where chunk i's frame starts in
  * the concatenation of the chunks' frames, zoff[e->nchunks] its total size. From the ZLENs of
- * the manifest, or the sizes of the chunk files when a ZLEN is unknown (0). Built once per
+ * the manifest, or the sizes of the stored frames when a ZLEN is unknown (0). Built once per
  * parsed manifest; valid while the reference to @m is held. 0 or -errno.
  */
 int backups_man_zoff(struct backups_store *st, struct backups_man *m,

@@ -1,16 +1,21 @@
 /*
- * backups_store.h - the chunk store as backups/ reads it: chunk files opened as they are (a
- * dump is served as its stored frames), chunks read and checked (snapshot/store.h store_get),
- * and the store's lock held shared while files of snapshots are open.
+ * backups_store.h - the chunk store as backups/ reads it: chunks read and checked
+ * (snapshot/store.h store_get), a dump's stored frames read as they are out of their packs,
+ * frames read ahead into the page cache, and the store's lock held shared while files of
+ * snapshots are open.
  *
  * What a newcomer must know: `statefs prune` removes manifests and then sweeps the chunks no
  * manifest names, under the store's lock taken exclusively (snapshot/lock.h). While any file
  * of backups/ is open, the daemon holds that lock shared (LOCK_WRITER), so prune waits: a file
  * being read, of a snapshot pruned meanwhile, keeps its chunks until it is closed. The lock is
  * never waited for here: if a sweep is running when a file is opened, the reader goes on
- * without that guarantee. Nothing is opened before it is needed (the store may not exist yet).
+ * without that guarantee. A sweep run while no file was open may have moved the live chunks of
+ * the other snapshots into new packs: the one read-only store of the daemon finds them again
+ * (it looks at packs/ again when a chunk or a pack is not where its index said). Nothing is
+ * opened before it is needed (the store may not exist yet).
  *
- * Thread safety: every function may be called from several threads.
+ * Thread safety: every function may be called from several threads, except that a struct
+ * backups_frames belongs to one thread.
  */
 #ifndef STATEFS_BACKUPS_STORE_H
 #define STATEFS_BACKUPS_STORE_H
@@ -26,17 +31,41 @@ struct backups_store;
 int backups_store_new(const char *state_dir, struct backups_store **out);
 void backups_store_free(struct backups_store *s); /* NULL is a no-op */
 
-/* Open chunk @h's file (its zstd frame) read-only. A descriptor or -errno. */
-int backups_store_open(struct backups_store *s, const struct store_hash *h);
-
-/* The size of chunk @h's file in *size. 0 or -errno. */
-int backups_store_size(struct backups_store *s, const struct store_hash *h, uint64_t *size);
+/* The size of chunk @h's stored frame (its ZLEN). 0 or -errno (missing: -EIO, logged). */
+int backups_store_zlen(struct backups_store *s, const struct store_hash *h, uint64_t *zlen);
 
 /*
  * Read and check chunk @h (store_get): a malloc'd buffer in *out, *len. 0 or -errno (a damaged
- * chunk is -EIO, logged).
+ * or missing chunk is -EIO, logged).
  */
 int backups_store_get(struct backups_store *s, const struct store_hash *h, void **out, size_t *len);
+
+/* Have chunk @h's frame read into the page cache soon (a hint: failures are ignored). */
+void backups_store_warm(struct backups_store *s, const struct store_hash *h);
+
+/*
+ * Reading stored frames as they are, for one read request: the pack last read stays open
+ * until backups_frames_done(), so the frames of a dump, which lie one after the other in a
+ * pack, cost one open per request, and no descriptor outlives the request (a pack a sweep
+ * removes is not kept on disk by us).
+ */
+struct backups_frames {
+	struct backups_store *s;
+	char pack[17]; /* the pack @fd reads; "" = none */
+	int fd;
+};
+
+void backups_frames_init(struct backups_frames *f, struct backups_store *s);
+
+/*
+ * Copy @len bytes at @off of chunk @h's stored frame into @buf, after checking that the frame
+ * is @zlen bytes as the manifest says. 0 or -errno: -EIO if the chunk is missing or its frame
+ * is not what the manifest says or is cut short (logged).
+ */
+int backups_frames_read(struct backups_frames *f, const struct store_hash *h, uint64_t zlen,
+			void *buf, size_t len, uint64_t off);
+
+void backups_frames_done(struct backups_frames *f);
 
 /* A file of a snapshot was opened (+1) or closed (-1): hold the lock while any is open. */
 void backups_store_readers(struct backups_store *s, int delta);

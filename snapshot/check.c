@@ -126,14 +126,14 @@ static int verdict(struct ctx *c, const struct manifest_chunk *ch, bool *missing
 		   size_t whylen)
 {
 	const struct store_hash *h = &ch->hash;
-	char rel[96], store_msg[512];
-	struct refs_header hd;
+	char name[40], store_msg[512];
+	struct store_header hd;
 	size_t plen;
 	void *plain;
 	int ret;
 
 	*missing = false;
-	ret = refs_chunk_header(c->store_fd, h, &hd);
+	ret = store_chunk_header(c->store, h, &hd);
 	if (ret == -ENOENT) {
 		*missing = true;
 		msg(why, whylen, "is missing");
@@ -141,7 +141,9 @@ static int verdict(struct ctx *c, const struct manifest_chunk *ch, bool *missing
 	}
 	if (ret) {
 		msg(why, whylen, "is damaged (%s)",
-		    ret == -EIO ? "not a zstd frame" : strerror(-ret));
+		    ret == -EIO	      ? "not a zstd frame"
+		    : ret == -ENODATA ? "its pack is cut short"
+				      : strerror(-ret));
 		return 1;
 	}
 	if (hd.size != ch->len) {
@@ -152,9 +154,9 @@ static int verdict(struct ctx *c, const struct manifest_chunk *ch, bool *missing
 			    (unsigned long long)hd.size, (unsigned long long)ch->len);
 		return 1;
 	}
-	if (ch->zlen && hd.file_size != ch->zlen) {
-		msg(why, whylen, "is damaged (a file of %llu bytes, the manifest says %llu)",
-		    (unsigned long long)hd.file_size, (unsigned long long)ch->zlen);
+	if (ch->zlen && hd.zlen != ch->zlen) {
+		msg(why, whylen, "is damaged (a frame of %llu bytes, the manifest says %llu)",
+		    (unsigned long long)hd.zlen, (unsigned long long)ch->zlen);
 		return 1;
 	}
 	if (hd.dict_id && refs_ids_has(&c->dicts_broken, hd.dict_id)) {
@@ -166,7 +168,7 @@ static int verdict(struct ctx *c, const struct manifest_chunk *ch, bool *missing
 		msg(why, whylen, "needs zstd dictionary id %u, which is not in dicts/", hd.dict_id);
 		return 1;
 	}
-	if (!c->store)
+	if (!c->o->read_data)
 		return 0;
 	ret = store_get(c->store, h, &plain, &plen, store_msg, sizeof(store_msg));
 	if (ret == -ENOMEM)
@@ -177,14 +179,14 @@ static int verdict(struct ctx *c, const struct manifest_chunk *ch, bool *missing
 		return 1;
 	}
 	if (ret) {
-		/* "store: chunk chunks/ab/... is damaged: ..." -> "is damaged: ..." */
+		/* "store: chunk ab12... is damaged (...)" -> "is damaged (...)" */
 		const char *rest = store_msg;
 		size_t n;
 
-		store_chunk_relpath(h, rel, sizeof(rel));
-		n = strlen("store: chunk ");
-		if (!strncmp(rest, "store: chunk ", n) && !strncmp(rest + n, rel, strlen(rel)))
-			rest += n + strlen(rel) + 1;
+		store_chunk_name(h, name, sizeof(name));
+		n = strlen("store: ");
+		if (!strncmp(rest, "store: ", n) && !strncmp(rest + n, name, strlen(name)))
+			rest += n + strlen(name) + 1;
 		msg(why, whylen, "%s", rest);
 		return 1;
 	}
@@ -354,13 +356,13 @@ static int scan_dict(void *arg, const struct refs_file *f)
 	return refs_ids_add(&c->dicts, id);
 }
 
-static int scan_unused(void *arg, const struct refs_file *f)
+static int scan_unused(void *arg, const struct store_hash *h, const struct store_loc *loc)
 {
 	struct ctx *c = arg;
 
-	if (f->kind == REFS_NAMED && !refs_get(c->named, &f->hash, NULL)) {
+	if (!refs_get(c->named, h, NULL)) {
 		c->st->unused++;
-		c->st->unused_bytes += (uint64_t)f->st->st_size;
+		c->st->unused_bytes += loc->zlen;
 	}
 	return 0;
 }
@@ -373,7 +375,7 @@ static void report_bad(struct ctx *c)
 		struct bad *b = &c->bad[i];
 
 		store_hash_hex(&b->h, hex);
-		report(c, "chunks/%.2s/%s %s\n", hex, hex, b->why);
+		report(c, "chunk %s %s\n", hex, b->why);
 		for (size_t k = 0; k < b->nneeds && c->o->out; k++) {
 			report(c, "  needed by %s ", c->names[b->needs[k].snap]);
 			put_escaped(c->o->out, b->needs[k].path);
@@ -393,12 +395,12 @@ static void report_summary(struct ctx *c)
 
 	if (st->unused && !st->snapshots_unreadable)
 		report(c,
-		       "info: %s chunk file%s (%s) named by no snapshot; "
+		       "info: %s chunk%s (%s) named by no snapshot; "
 		       "`statefs prune` removes them\n",
 		       refs_thousands(st->unused, n1), st->unused == 1 ? "" : "s",
 		       refs_size(st->unused_bytes, n2));
 	else if (st->unused)
-		report(c, "info: %s chunk file%s (%s) named by no readable snapshot\n",
+		report(c, "info: %s chunk%s (%s) named by no readable snapshot\n",
 		       refs_thousands(st->unused, n1), st->unused == 1 ? "" : "s",
 		       refs_size(st->unused_bytes, n2));
 	report(c, "%s snapshot%s, %s chunk%s %s: ", refs_thousands(st->snapshots, n1),
@@ -426,7 +428,7 @@ static void report_summary(struct ctx *c)
 		report(c, "%s%s damaged", sep, refs_thousands(st->damaged, n1));
 	if (c->nbad && c->o->out) {
 		store_hash_hex(&c->bad[0].h, hex);
-		report(c, " (chunks/%.2s/%.12s...", hex, hex);
+		report(c, " (chunk %.16s...", hex);
 		if (c->bad[0].nneeds) {
 			report(c, " needed by %s ", c->names[c->bad[0].needs[0].snap]);
 			put_escaped(c->o->out, c->bad[0].needs[0].path);
@@ -465,14 +467,15 @@ int check_run(const char *state_dir, const struct check_opts *opts, struct check
 	}
 	if (ret)
 		goto out;
-	if (opts->read_data) {
+	{
 		struct store_opts so = {.readonly = true};
 
 		ret = store_open(state_dir, &so, &c.store, err, errlen);
 		if (ret)
 			goto out;
 		/* Load the sound dictionaries now: a damaged one is reported below, by name. */
-		store_dict_load(c.store, NULL, 0);
+		if (opts->read_data)
+			store_dict_load(c.store, NULL, 0);
 	}
 	ret = refs_new(&c.named);
 	if (!ret)
@@ -484,7 +487,7 @@ int check_run(const char *state_dir, const struct check_opts *opts, struct check
 	st->snapshots = c.nnames;
 	ret = check_snapshots(&c, state_dir);
 	if (!ret)
-		ret = refs_walk_chunks(c.store_fd, scan_unused, &c, err, errlen);
+		ret = store_each(c.store, scan_unused, &c);
 	if (ret)
 		goto out;
 	report_bad(&c);

@@ -4,16 +4,17 @@
  * check_run verifies, under the shared store lock (so that no prune sweeps meanwhile; snapshots
  * may run):
  *   - every manifest in store/snapshots parses (manifest_parse is strict);
- *   - every chunk a manifest names exists and starts with a zstd frame header that records the
- *     manifest's length, and the dictionary that frame needs, if any, is in dicts/;
+ *   - every chunk a manifest names is in a pack's index, its frame there starts with a zstd
+ *     frame header that records the manifest's length, and the dictionary that frame needs, if
+ *     any, is in dicts/;
  *   - with read_data, every dictionary hashes to its name and every named chunk is read,
  *     decompressed and re-hashed (store_get).
  * Each chunk is checked once however many snapshots name it. Each damaged or missing chunk is
- * reported with the snapshots and paths that need it; chunk files no manifest names are
+ * reported with the snapshots and paths that need it; stored chunks no manifest names are
  * reported as information (prune would remove them), not as errors. The report ends with a
  * one-line summary:
  *
- *     3 snapshots, 1,234 chunks checked: 1 damaged (chunks/ab/ab12cd34ef56... needed by
+ *     3 snapshots, 1,234 chunks checked: 1 damaged (chunk ab12cd34ef56ab12... needed by
  *     2026-11-24 db/x.sql.zst)
  *
  * (one line in the report). Incomplete snapshots are mentioned, but are no error: they were
@@ -43,7 +44,7 @@ struct check_stats {
 	uint64_t damaged;	     /* of them: present but wrong */
 	unsigned dicts;		     /* dictionaries in dicts/ */
 	unsigned dicts_damaged;	     /* (read_data) whose content does not hash to their name */
-	uint64_t unused;	     /* chunk files no manifest names */
+	uint64_t unused;	     /* stored chunks no manifest names */
 	uint64_t unused_bytes;
 	uint64_t bytes_read; /* (read_data) plain bytes decompressed and re-hashed */
 };

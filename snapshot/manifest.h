@@ -32,7 +32,7 @@
  * bits. UID, GID, SIZE, INO, LEN, ZLEN, OFFSET, VALUE: decimal, no leading zeros; UID and GID
  * at most 4294967294 ((uid_t)-1 is never an owner), as in .statefs-meta. MTIME, CTIME:
  * nanoseconds since the epoch, decimal, may be negative (CTIME 0 when unknown). SHA256: 64
- * lowercase hex digits, the chunk's name in store/chunks/. LEN >= 1; the LENs of a file add
+ * lowercase hex digits, the chunk's name in the store (store.h). LEN >= 1; the LENs of a file add
  * up to its SIZE, so the chunk holding byte N is found by prefix sums. ZLEN >= 1 is the size
  * of the chunk's file in the store (its zstd frame): the chunk files of a file concatenated
  * are a zstd stream of the sum of its ZLENs bytes (what backups/ serves for a db/ dump). INO
@@ -187,8 +187,8 @@ long manifest_chunk_at(const struct manifest_entry *e, uint64_t offset);
 /*
  * Write @m as STATE_DIR/store/snapshots/@name (mode 0600) atomically: temp file "tmp.*" in the
  * same directory, fsync, rename without replacing, fsync the directory. The chunks it names must
- * be durable already (store_flush). A chunk whose ZLEN is unknown gets the size of its file in
- * STATE_DIR/store/chunks (so @m is changed); a missing one is -ENOENT naming it. 0; -EEXIST if
+ * be durable already (store_flush). A chunk whose ZLEN is unknown gets the size of its frame in
+ * the store's packs (so @m is changed); a missing one is -ENOENT naming it. 0; -EEXIST if
  * that snapshot exists; -EINVAL for a bad name or manifest; another negative errno for an I/O
  * error, with a message.
  */

@@ -73,44 +73,43 @@ static int publish(int dfd, const char *tmp, const char *name)
 	return 0;
 }
 
-/* Give every chunk whose stored size is unknown the size of its file in the store. */
+/* Give every chunk whose stored size is unknown the size of its frame in the store. */
 static int fill_zlen(const char *state_dir, struct manifest *m, char *err, size_t errlen)
 {
-	char path[4096];
-	int sfd, ret = 0;
+	struct store_opts so = {.readonly = true};
+	struct store *st = NULL;
+	bool need = false;
+	int ret = 0;
 
-	snprintf(path, sizeof(path), "%s/store", state_dir);
-	sfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (sfd < 0) {
-		ret = -errno;
-		msg(err, errlen, "manifest: opening %s: %s", path, strerror(errno));
+	for (size_t i = 0; i < m->n && !need; i++)
+		for (size_t k = 0; k < m->v[i].nchunks && !need; k++)
+			need = !m->v[i].chunks[k].zlen;
+	if (!need)
+		return 0;
+	ret = store_open(state_dir, &so, &st, err, errlen);
+	if (ret)
 		return ret;
-	}
 	for (size_t i = 0; i < m->n && !ret; i++) {
 		struct manifest_entry *e = &m->v[i];
 
 		for (size_t k = 0; k < e->nchunks && !ret; k++) {
 			struct manifest_chunk *c = &e->chunks[k];
-			char rel[96];
-			struct stat st;
+			struct store_loc loc;
+			char name[40];
 
 			if (c->zlen)
 				continue;
-			store_chunk_relpath(&c->hash, rel, sizeof(rel));
-			if (fstatat(sfd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-				ret = -errno;
-				msg(err, errlen, "manifest: chunk %s of %s: %s", rel, e->path,
-				    strerror(errno));
-			} else if (!S_ISREG(st.st_mode) || st.st_size <= 0) {
-				ret = -EIO;
-				msg(err, errlen, "manifest: chunk %s of %s is not a zstd frame",
-				    rel, e->path);
+			ret = store_stat(st, &c->hash, &loc);
+			if (ret) {
+				store_chunk_name(&c->hash, name, sizeof(name));
+				msg(err, errlen, "manifest: %s of %s is not in the store", name,
+				    e->path);
 			} else {
-				c->zlen = (uint64_t)st.st_size;
+				c->zlen = loc.zlen;
 			}
 		}
 	}
-	close(sfd);
+	store_close(st);
 	return ret;
 }
 

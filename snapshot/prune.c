@@ -125,6 +125,7 @@ struct sweep {
 	const struct prune_opts *o;
 	struct prune_stats *st;
 	int store_fd;
+	struct store *store;
 	time_t now;
 	unsigned tmp_age;
 	struct refs *named;	/* the chunks the remaining manifests name */
@@ -156,26 +157,56 @@ static void sweep_tmp(struct sweep *sw, const struct refs_file *f)
 		sw->st->tmp_removed += (unsigned)sweep_remove(sw, f);
 }
 
-static int sweep_chunk(void *arg, const struct refs_file *f)
+static bool keep_named(void *arg, const struct store_hash *h)
 {
 	struct sweep *sw = arg;
-	struct refs_header hd;
 
-	if (f->kind == REFS_TMP)
-		sweep_tmp(sw, f);
-	if (f->kind != REFS_NAMED)
+	return refs_get(sw->named, h, NULL);
+}
+
+/* Note the dictionary a kept chunk needs. */
+static int need_dict(void *arg, const struct store_hash *h, const struct store_loc *loc)
+{
+	struct sweep *sw = arg;
+	struct store_header hd;
+
+	(void)loc;
+	if (sw->keep_all_dicts || !refs_get(sw->named, h, NULL))
 		return 0;
-	sw->st->chunks++;
-	if (!refs_get(sw->named, &f->hash, NULL)) {
-		sw->st->chunks_removed += (uint64_t)sweep_remove(sw, f);
-		return 0;
-	}
-	if (!sw->have_dicts || sw->keep_all_dicts)
-		return 0;
-	if (refs_chunk_header(sw->store_fd, &f->hash, &hd))
+	if (store_chunk_header(sw->store, h, &hd))
 		sw->keep_all_dicts = true; /* damaged? check's business; keep every dictionary */
 	else if (hd.dict_id && refs_ids_add(&sw->needed, hd.dict_id))
 		return -ENOMEM;
+	return 0;
+}
+
+static int sweep_packdir(void *arg, const struct refs_file *f)
+{
+	if (f->kind == REFS_TMP)
+		sweep_tmp(arg, f);
+	return 0;
+}
+
+/* The packs: dead chunks out (store_sweep), then the dictionaries no kept chunk needs. */
+static int sweep_packs(struct sweep *sw, char *err, size_t errlen)
+{
+	struct store_sweep_opts so = {
+	    .keep = keep_named, .arg = sw, .dry_run = sw->o->dry_run, .min_dead = PRUNE_MIN_DEAD};
+	struct store_sweep_stats ss;
+	int ret;
+
+	ret = store_sweep(sw->store, &so, &ss, err, errlen);
+	if (ret)
+		return ret;
+	sw->st->chunks = ss.chunks;
+	sw->st->chunks_removed = ss.chunks_removed;
+	sw->st->bytes_removed += ss.bytes_removed;
+	sw->st->packs_rewritten = ss.packs_rewritten;
+	sw->st->packs_removed = ss.packs_removed;
+	sw->st->chunks_kept_dead = ss.chunks_kept_dead;
+	sw->st->bytes_kept_dead = ss.bytes_kept_dead;
+	if (sw->have_dicts)
+		return store_each(sw->store, need_dict, sw);
 	return 0;
 }
 
@@ -244,7 +275,9 @@ static int sweep(const char *state_dir, struct sweep *sw, char **names, size_t n
 	}
 	ret = refs_walk_dir(sw->store_fd, "dicts", count_dicts, &sw->have_dicts, err, errlen);
 	if (!ret)
-		ret = refs_walk_chunks(sw->store_fd, sweep_chunk, sw, err, errlen);
+		ret = sweep_packs(sw, err, errlen);
+	if (!ret)
+		ret = refs_walk_dir(sw->store_fd, "packs", sweep_packdir, sw, err, errlen);
 	if (!ret)
 		ret = refs_walk_dir(sw->store_fd, "dicts", sweep_dict, sw, err, errlen);
 	if (!ret)
@@ -338,6 +371,17 @@ static void print_summary(const struct prune_opts *o, const struct prune_stats *
 		report(o, ", %u temp file%s", st->tmp_removed, st->tmp_removed == 1 ? "" : "s");
 	report(o, ", %s %s\n", refs_size(st->bytes_removed, size),
 	       o->dry_run ? "would be freed; nothing was changed" : "freed");
+	if (st->packs_rewritten || st->packs_removed)
+		report(o, "packs: %u %s whole, %u %s without their unneeded chunks\n",
+		       st->packs_removed, o->dry_run ? "to remove" : "removed",
+		       st->packs_rewritten, o->dry_run ? "to rewrite" : "rewritten");
+	if (st->chunks_kept_dead)
+		report(o,
+		       "%s unneeded chunk%s (%s) stay in packs less than %u%% unneeded; a "
+		       "later prune removes them\n",
+		       refs_thousands(st->chunks_kept_dead, n1),
+		       st->chunks_kept_dead == 1 ? "" : "s", refs_size(st->bytes_kept_dead, size),
+		       PRUNE_MIN_DEAD);
 }
 
 int prune_run(const char *state_dir, const struct prune_opts *opts, struct prune_stats *stp,
@@ -372,6 +416,13 @@ int prune_run(const char *state_dir, const struct prune_opts *opts, struct prune
 	st->snapshots = p.n;
 	print_plan(opts, &p);
 
+	{
+		struct store_opts so = {.threads = 1};
+
+		ret = store_open(state_dir, &so, &sw.store, err, errlen);
+		if (ret)
+			goto out;
+	}
 	sw.st = st;
 	sw.store_fd = store_fd;
 	sw.now = time(NULL);
@@ -391,6 +442,7 @@ int prune_run(const char *state_dir, const struct prune_opts *opts, struct prune
 	}
 	print_summary(opts, st);
 out:
+	store_close(sw.store);
 	refs_free(sw.named);
 	refs_ids_free(&sw.needed);
 	plan_free(&p);

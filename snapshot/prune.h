@@ -9,7 +9,9 @@
  *   3. removes the manifests not kept (unlink, then fsync of snapshots/ before any chunk goes,
  *      so that a crash cannot leave a manifest whose chunks are gone);
  *   4. sweeps: collects every chunk named by every manifest left, and removes
- *      - chunk files no manifest names,
+ *      - chunks no manifest names (store_sweep: a pack at least PRUNE_MIN_DEAD percent dead is
+ *        rewritten without them, one with nothing live goes whole; dead chunks in other
+ *        packs stay until enough of their pack is dead, and are reported),
  *      - dictionaries no remaining chunk's zstd frame needs (read from the frame headers),
  *      - temp files ("tmp.*") older than tmp_age, left by a crash.
  * A manifest that cannot be read is kept, and stops the sweep (nothing is then swept: the
@@ -29,6 +31,7 @@
 #include "snapshot/retention.h"
 
 #define PRUNE_TMP_AGE 3600 /* seconds: temp files older than this are a crash's leftovers */
+#define PRUNE_MIN_DEAD 10  /* percent of a pack dead before it is rewritten (restic: 5) */
 
 struct prune_opts {
 	struct retention_policy policy;
@@ -41,9 +44,13 @@ struct prune_opts {
 struct prune_stats {
 	size_t snapshots;	  /* manifests found */
 	size_t snapshots_removed; /* (dry run: that would be) */
-	uint64_t chunks;	  /* chunk files found */
+	uint64_t chunks;	  /* chunks stored */
 	uint64_t chunks_removed;
-	uint64_t bytes_removed; /* of the chunk files, dictionaries and temp files removed */
+	uint64_t bytes_removed; /* of the chunks, packs, dictionaries and temp files removed */
+	uint64_t chunks_kept_dead; /* unneeded, but in packs not worth rewriting yet */
+	uint64_t bytes_kept_dead;
+	unsigned packs_rewritten;
+	unsigned packs_removed;
 	unsigned dicts_removed;
 	unsigned tmp_removed;
 	bool swept; /* the sweep ran (false: a manifest could not be read, or an error) */

@@ -171,8 +171,6 @@ static bool all_hex(const char *s, size_t n)
 int refs_walk_dir(int store_fd, const char *dir, refs_walk_fn fn, void *arg, char *err,
 		  size_t errlen)
 {
-	/* in chunks/ab/, a chunk's name starts with "ab" */
-	const char *prefix = strncmp(dir, "chunks/", 7) ? NULL : dir + 7;
 	struct dirent *de;
 	int fd, ret = 0;
 	DIR *d;
@@ -220,7 +218,6 @@ int refs_walk_dir(int store_fd, const char *dir, refs_walk_fn fn, void *arg, cha
 		if (!strncmp(de->d_name, "tmp.", 4))
 			f.kind = REFS_TMP;
 		else if (len == STORE_HEX_LEN && all_hex(de->d_name, len) &&
-			 (!prefix || !strncmp(de->d_name, prefix, 2)) &&
 			 !store_hash_parse(de->d_name, &f.hash))
 			f.kind = REFS_NAMED;
 		ret = fn(arg, &f);
@@ -229,20 +226,6 @@ int refs_walk_dir(int store_fd, const char *dir, refs_walk_fn fn, void *arg, cha
 	}
 	closedir(d);
 	return ret;
-}
-
-int refs_walk_chunks(int store_fd, refs_walk_fn fn, void *arg, char *err, size_t errlen)
-{
-	char dir[16];
-	int ret;
-
-	for (unsigned i = 0; i < 256; i++) {
-		snprintf(dir, sizeof(dir), "chunks/%02x", i);
-		ret = refs_walk_dir(store_fd, dir, fn, arg, err, errlen);
-		if (ret)
-			return ret;
-	}
-	return 0;
 }
 
 /*
@@ -278,25 +261,6 @@ out:
 	return ret;
 }
 
-int refs_chunk_header(int store_fd, const struct store_hash *h, struct refs_header *out)
-{
-	unsigned char buf[FRAME_HEADER_MAX];
-	unsigned long long cs;
-	char rel[96];
-	size_t n = 0;
-	int ret;
-
-	store_chunk_relpath(h, rel, sizeof(rel));
-	ret = read_head(store_fd, rel, buf, sizeof(buf), &n, &out->file_size);
-	if (ret)
-		return ret;
-	cs = ZSTD_getFrameContentSize(buf, n);
-	if (cs == ZSTD_CONTENTSIZE_ERROR)
-		return -EIO;
-	out->size = cs == ZSTD_CONTENTSIZE_UNKNOWN ? UINT64_MAX : (uint64_t)cs;
-	out->dict_id = ZSTD_getDictID_fromFrame(buf, n);
-	return 0;
-}
 
 int refs_dict_id(int store_fd, const char *name, unsigned *id)
 {

@@ -7,10 +7,10 @@
  * distinct chunk (open addressing, at most 3/4 full): 1 million chunks, some 64 GiB of data,
  * take under 100 MiB.
  *
- * The walkers list the files of the store's directories (STATE_DIR/store/chunks/00..ff,
- * dicts/, snapshots/) and say what each one is: a stored name (64 lowercase hex digits, in
- * chunks/ab/ starting with "ab"), a temp file ("tmp.*", store.h), or something else, which
- * statefs neither made nor touches. Nothing here deletes: callers do, by name, with unlinkat.
+ * The walker lists the files of one of the store's directories (STATE_DIR/store/packs,
+ * dicts/, snapshots/) and says what each one is: a stored name (64 lowercase hex digits: a
+ * dictionary), a temp file ("tmp.*", store.h), or something else (packs are read through
+ * store.h). Chunks themselves are listed by store_each (store.h). Nothing here deletes: callers do, by name, with unlinkat.
  */
 #ifndef STATEFS_REFS_H
 #define STATEFS_REFS_H
@@ -50,14 +50,14 @@ int refs_add_manifest(struct refs *r, const struct manifest *m);
 int refs_open_store(const char *state_dir, char *err, size_t errlen);
 
 enum refs_kind {
-	REFS_NAMED, /* 64 lowercase hex digits: a chunk (in chunks/xx/) or a dictionary */
+	REFS_NAMED, /* 64 lowercase hex digits: a dictionary */
 	REFS_TMP,   /* "tmp.*": a write in progress or cut short */
 	REFS_OTHER, /* anything else: not the store's */
 };
 
 struct refs_file {
 	int dirfd;	  /* the directory that holds it: unlinkat(dirfd, name, 0) removes it */
-	const char *dir;  /* that directory relative to the store: "chunks/ab", "dicts" */
+	const char *dir;  /* that directory relative to the store: "packs", "dicts" */
 	const char *name; /* the file name */
 	const struct stat *st; /* lstat of the file */
 	enum refs_kind kind;
@@ -71,28 +71,12 @@ struct refs_file {
 typedef int (*refs_walk_fn)(void *arg, const struct refs_file *f);
 
 /*
- * Call @fn for every entry of the store directory @dir ("dicts", "snapshots", "chunks/ab")
+ * Call @fn for every entry of the store directory @dir ("dicts", "snapshots", "packs")
  * that is not a directory. A missing @dir is empty. 0, @fn's nonzero return, or a negative errno
  * with a message.
  */
 int refs_walk_dir(int store_fd, const char *dir, refs_walk_fn fn, void *arg, char *err,
 		  size_t errlen);
-
-/* refs_walk_dir over chunks/00 ... chunks/ff. */
-int refs_walk_chunks(int store_fd, refs_walk_fn fn, void *arg, char *err, size_t errlen);
-
-struct refs_header {
-	unsigned dict_id;   /* the zstd dictionary id the frame records; 0 = none */
-	uint64_t size;	    /* its content size; UINT64_MAX if the frame does not record it */
-	uint64_t file_size; /* the size of the chunk file */
-};
-
-/*
- * Read the zstd frame header of chunk @h (a few bytes; the content is not read). 0; -ENOENT if
- * the chunk is missing; -EIO if the file does not start with a zstd frame header; another
- * negative errno if it cannot be read.
- */
-int refs_chunk_header(int store_fd, const struct store_hash *h, struct refs_header *out);
 
 /*
  * The zstd dictionary id recorded in dicts/@name (read from its first 8 bytes): *id, 0 if the

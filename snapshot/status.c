@@ -380,9 +380,8 @@ out:
 
 /* --- the store's size ----------------------------------------------------------------------- */
 
-/* Sum the entries of directory @path (not recursing; "tmp.*" counted in du only). */
-static int sum_dir(const char *path, int64_t *files, int64_t *bytes, int64_t *blocks,
-		   bool chunks_only)
+/* Sum the entries of directory @path (not recursing). */
+static int sum_dir(const char *path, int64_t *blocks)
 {
 	struct dirent *de;
 	struct stat sb;
@@ -396,10 +395,51 @@ static int sum_dir(const char *path, int64_t *files, int64_t *bytes, int64_t *bl
 		if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW))
 			continue; /* removed meanwhile */
 		*blocks += (int64_t)sb.st_blocks * 512;
-		if (chunks_only && (!S_ISREG(sb.st_mode) || !strncmp(de->d_name, "tmp.", 4)))
+	}
+	closedir(d);
+	return 0;
+}
+
+/* Lines of index packs/@name, less its header: the chunks it names. */
+static int64_t index_lines(int dfd, const char *name)
+{
+	char buf[65536];
+	int64_t lines = 0;
+	ssize_t n;
+	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+	if (fd < 0)
+		return 0;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		for (ssize_t i = 0; i < n; i++)
+			lines += buf[i] == '\n';
+	close(fd);
+	return lines > 0 ? lines - 1 : 0;
+}
+
+/* The packs: chunks named by their indexes, bytes of packs that have an index, blocks of all. */
+static int sum_packs(const char *path, int64_t *files, int64_t *bytes, int64_t *blocks)
+{
+	struct dirent *de;
+	struct stat sb;
+	DIR *d = opendir(path);
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+		char idx[40];
+
+		if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) || !S_ISREG(sb.st_mode))
 			continue;
-		*files += 1;
-		*bytes += (int64_t)sb.st_size;
+		*blocks += (int64_t)sb.st_blocks * 512;
+		if (len == 20 && !strcmp(de->d_name + 16, ".idx")) {
+			*files += index_lines(dirfd(d), de->d_name);
+		} else if (len == 21 && !strcmp(de->d_name + 16, ".pack")) {
+			snprintf(idx, sizeof(idx), "%.16s.idx", de->d_name);
+			if (!faccessat(dirfd(d), idx, F_OK, AT_SYMLINK_NOFOLLOW))
+				*bytes += (int64_t)sb.st_size;
+		}
 	}
 	closedir(d);
 	return 0;
@@ -431,49 +471,43 @@ static void gather_store(struct status *st, struct status_cache *c)
 	/* store/ itself: lock files, dicts/, snapshots/ and what else is there, one level deep */
 	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
-		    !strcmp(de->d_name, "chunks"))
+		    !strcmp(de->d_name, "packs"))
 			continue;
 		if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW))
 			continue;
 		blocks += (int64_t)sb.st_blocks * 512;
 		if (S_ISDIR(sb.st_mode)) {
-			f2 = b2 = 0;
 			snprintf(path, sizeof(path), "%s/%s", store, de->d_name);
-			sum_dir(path, &f2, &b2, &blocks, false);
+			sum_dir(path, &blocks);
 		}
 	}
 	closedir(d);
-	snprintf(path, sizeof(path), "%s/chunks", store);
-	if (!lstat(path, &sb))
-		blocks += (int64_t)sb.st_blocks * 512;
-	for (unsigned i = 0; i < 256; i++) {
-		struct dcache *dc = c ? &c->dirs[i] : NULL;
+	snprintf(path, sizeof(path), "%s/packs", store);
+	if (!lstat(path, &sb)) {
+		struct dcache *dc = c ? &c->dirs[0] : NULL;
 
-		snprintf(path, sizeof(path), "%s/chunks/%02x", store, i);
-		if (lstat(path, &sb))
-			continue;
+		blocks += (int64_t)sb.st_blocks * 512;
 		mt = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
 		if (dc && dc->valid && dc->mtime_ns == mt) {
 			files += dc->files;
 			bytes += dc->bytes;
 			blocks += dc->blocks;
-			continue;
+		} else {
+			f2 = b2 = k2 = 0;
+			if (sum_packs(path, &f2, &b2, &k2)) {
+				problem(st, "store: %s: %s", path, strerror(errno));
+				return;
+			}
+			files += f2;
+			bytes += b2;
+			blocks += k2;
+			if (dc) /* trusted only once its mtime is clearly in the past */
+				*dc = (struct dcache){.valid = sb.st_mtim.tv_sec + 1 < st->now,
+						      .mtime_ns = mt,
+						      .files = f2,
+						      .bytes = b2,
+						      .blocks = k2};
 		}
-		f2 = b2 = 0;
-		k2 = (int64_t)sb.st_blocks * 512;
-		if (sum_dir(path, &f2, &b2, &k2, true)) {
-			problem(st, "store: %s: %s", path, strerror(errno));
-			return;
-		}
-		files += f2;
-		bytes += b2;
-		blocks += k2;
-		if (dc) /* trusted only once its mtime is clearly in the past */
-			*dc = (struct dcache){.valid = sb.st_mtim.tv_sec + 1 < st->now,
-					      .mtime_ns = mt,
-					      .files = f2,
-					      .bytes = b2,
-					      .blocks = k2};
 	}
 	st->store_bytes = blocks;
 	st->chunk_bytes = bytes;

@@ -12,7 +12,7 @@
  *   store bytes      the disk space of STATE_DIR/store, as du(1) counts it (allocated blocks);
  *   dedup ratio      logical bytes / chunk bytes, where logical bytes = the sum of the plain
  *                    sizes of the files of every snapshot (what copying every snapshot out
- *                    would take) and chunk bytes = the sum of the sizes of the chunk files
+ *                    would take) and chunk bytes = the sum of the sizes of the packs
  *                    (what the store keeps of them, compressed and each chunk once): so it
  *                    counts both deduplication and compression;
  *   commits today    commits of STATE_DIR/config.git (first-parent history of HEAD) whose
@@ -22,10 +22,10 @@
  * A fact that cannot be found out is left unknown (-1, or has_* false) and the reason is added
  * to the problems list; it does not fail the whole gathering.
  *
- * Cost: the manifests' logical sizes and the chunk files' sizes are the expensive facts (a
- * pass over every manifest, a stat of every chunk). A status_cache, which the daemon keeps
+ * Cost: the manifests' logical sizes and the packs' indexes are the expensive facts (a
+ * pass over every manifest, a read of every pack index). A status_cache, which the daemon keeps
  * between reads of the metrics file, remembers them: a manifest never changes once written,
- * and a chunk directory whose mtime did not change holds the same chunks.
+ * and a packs/ directory whose mtime did not change holds the same chunks.
  */
 #ifndef STATEFS_STATUS_H
 #define STATEFS_STATUS_H
@@ -61,8 +61,8 @@ struct status {
 	int64_t last_logical;	/* plain bytes of its files; -1 = unknown */
 
 	int64_t store_bytes;   /* du of STATE_DIR/store; -1 = unknown */
-	int64_t chunk_bytes;   /* sizes of the chunk files; -1 = unknown */
-	int64_t chunks;	       /* chunk files; -1 = unknown */
+	int64_t chunk_bytes;   /* sizes of the packs (with an index); -1 = unknown */
+	int64_t chunks;	       /* chunks the pack indexes name; -1 = unknown */
 	int64_t logical_bytes; /* plain bytes of every snapshot's files; -1 = unknown */
 	double dedup_ratio;    /* logical_bytes / chunk_bytes; 0 = unknown or empty store */
 

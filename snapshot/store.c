@@ -4,9 +4,9 @@
  *
  * What a newcomer must know: a name in the store appears only by rename() of a complete,
  * fsynced temp file ("tmp.*", same directory), so a name never points at a partial file
- * whatever fails; the directory fsyncs are batched into store_flush() (store_put.c), which a
- * caller runs before it writes a manifest naming the chunks. Every write goes through
- * struct store_io so tests can make it fail. Reading is in store_read.c.
+ * whatever fails; chunks go into packs (store_pack.c) that become durable in store_flush()
+ * (store_put.c), which a caller runs before it writes a manifest naming the chunks. Every write
+ * goes through struct store_io so tests can make it fail. Reading is in store_read.c.
  */
 #include "snapshot/store_int.h"
 
@@ -89,24 +89,22 @@ int store_hash_parse(const char *hex, struct store_hash *out)
 	return 0;
 }
 
-void store_chunk_relpath(const struct store_hash *h, char *buf, size_t buflen)
+void store_chunk_name(const struct store_hash *h, char *buf, size_t buflen)
 {
 	char hex[STORE_HEX_LEN + 1];
 
 	store_hash_hex(h, hex);
-	snprintf(buf, buflen, "chunks/%.2s/%s", hex, hex);
+	snprintf(buf, buflen, "chunk %.16s", hex);
 }
 
 bool store_has(struct store *s, const struct store_hash *h)
 {
-	char rel[96];
-	struct stat st;
+	struct ixent e;
 
-	store_chunk_relpath(h, rel, sizeof(rel));
-	return fstatat(s->fd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0;
+	return store_index_find(s, h, &e);
 }
 
-static int write_all(const struct store_io *io, int fd, const void *buf, size_t len)
+int store_write_all(const struct store_io *io, int fd, const void *buf, size_t len)
 {
 	const char *p = buf;
 
@@ -149,7 +147,7 @@ int store_write_atomic(struct store *s, const char *dir, const char *name, const
 		goto out_msg;
 	}
 	what = "writing";
-	ret = write_all(io, fd, buf, len);
+	ret = store_write_all(io, fd, buf, len);
 	if (ret)
 		goto out_unlink;
 	what = "syncing";
@@ -274,13 +272,11 @@ static int cleanup(struct store *s, long min_age, unsigned *removed, char *err, 
 	char rel[16];
 	int ret = 0;
 
-	for (unsigned i = 0; i < 256 + 2; i++) {
+	for (unsigned i = 0; i < 3; i++) {
+		static const char *const dirs[] = {"packs", "dicts", "snapshots"};
 		int r;
 
-		if (i < 256)
-			snprintf(rel, sizeof(rel), "chunks/%02x", i);
-		else
-			snprintf(rel, sizeof(rel), "%s", i == 256 ? "dicts" : "snapshots");
+		snprintf(rel, sizeof(rel), "%s", dirs[i]);
 		r = cleanup_dir(s, rel, now, min_age, &count);
 		if (r && !ret) {
 			ret = r;
@@ -322,8 +318,8 @@ static int make_dir(int dirfd, const char *rel, bool *made)
 
 static int make_layout(struct store *s, const char *state_dir, char *err, size_t errlen)
 {
-	static const char *const subdirs[] = {"chunks", "dicts", "snapshots"};
-	bool made_top = false, made_chunks = false, made_store = false;
+	static const char *const subdirs[] = {"packs", "dicts", "snapshots"};
+	bool made_top = false, made_store = false;
 	int sfd, ret;
 	char rel[16];
 
@@ -348,18 +344,13 @@ static int make_layout(struct store *s, const char *state_dir, char *err, size_t
 		snprintf(rel, sizeof(rel), "%s", subdirs[i]);
 		ret = make_dir(s->fd, rel, &made_store);
 	}
-	for (unsigned i = 0; !ret && i < 256; i++) {
-		snprintf(rel, sizeof(rel), "chunks/%02x", i);
-		ret = make_dir(s->fd, rel, &made_chunks);
-	}
 	if (ret) {
 		store_msg(err, errlen, "store: creating %s/store/%s: %s", state_dir, rel,
 			  strerror(-ret));
 		goto out;
 	}
 	/* New directory names must survive a crash before any chunk relies on them. */
-	if ((made_top && fsync(sfd) < 0) || (made_store && fsync(s->fd) < 0) ||
-	    (made_chunks && store_fsync_dir(s, "chunks", NULL, 0) < 0)) {
+	if ((made_top && fsync(sfd) < 0) || (made_store && fsync(s->fd) < 0)) {
 		ret = -EIO;
 		store_msg(err, errlen, "store: syncing %s/store: %s", state_dir, strerror(errno));
 	}
@@ -386,7 +377,12 @@ int store_open(const char *state_dir, const struct store_opts *opts, struct stor
 	s->readonly = opts->readonly;
 	s->level = opts->level ? opts->level : STORE_LEVEL_DEFAULT;
 	s->io = opts->io ? opts->io : &store_io_default;
+	s->op.no = PACK_NONE;
+	s->op.idx_fd = -1;
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->plock, NULL);
+	pthread_mutex_init(&s->rlock, NULL);
+	pthread_rwlock_init(&s->ixlock, NULL);
 	pthread_cond_init(&s->cv_job, NULL);
 	pthread_cond_init(&s->cv_space, NULL);
 	pthread_cond_init(&s->cv_idle, NULL);
@@ -400,10 +396,15 @@ int store_open(const char *state_dir, const struct store_opts *opts, struct stor
 			store_msg(err, errlen, "store: opening %s: %s", path, strerror(errno));
 			goto fail;
 		}
+		ret = store_index_load(s, err, errlen);
+		if (ret)
+			goto fail;
 		*out = s;
 		return 0;
 	}
 	ret = make_layout(s, state_dir, err, errlen);
+	if (!ret)
+		ret = store_index_load(s, err, errlen);
 	if (ret)
 		goto fail;
 	ret = store_pool_start(s, opts->threads, opts->queue, err, errlen);
@@ -421,6 +422,9 @@ void store_close(struct store *s)
 	if (!s)
 		return;
 	store_pool_stop(s);
+	if (s->op.no != PACK_NONE && store_pack_finish(s, NULL, 0))
+		store_pack_abandon(s);
+	store_index_free(s);
 	store_dicts_free(s);
 	if (s->fd >= 0)
 		close(s->fd);
@@ -428,5 +432,8 @@ void store_close(struct store *s)
 	pthread_cond_destroy(&s->cv_space);
 	pthread_cond_destroy(&s->cv_idle);
 	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->plock);
+	pthread_mutex_destroy(&s->rlock);
+	pthread_rwlock_destroy(&s->ixlock);
 	free(s);
 }

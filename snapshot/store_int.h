@@ -2,6 +2,9 @@
  * store_int.h - what the store's own files (store.c, store_put.c, store_read.c) share.
  *
  * Not an interface: nothing outside snapshot/store*.c includes this; store.h is the interface.
+ * store.c: layout and lifetime; store_index.c: the in-memory index of packs/ *.idx;
+ * store_pack.c: the open pack a writer appends to; store_put.c / store_read.c: chunks in and out;
+ * store_sweep.c: rewriting packs without their dead chunks.
  */
 #ifndef STATEFS_STORE_INT_H
 #define STATEFS_STORE_INT_H
@@ -29,6 +32,32 @@ struct job {
 	unsigned char data[];
 };
 
+#define STORE_PACK_TARGET (64u * 1024 * 1024) /* a pack is closed once it holds this much */
+#define PACK_NONE UINT32_MAX			/* ixent.pack of a chunk queued, not written yet */
+
+/* One chunk in the in-memory index (open addressing by hash; zlen 0 = an empty slot). */
+struct ixent {
+	struct store_hash h;
+	uint64_t off;
+	uint32_t zlen;
+	uint32_t pack; /* into store.packs, or PACK_NONE */
+};
+
+struct pack {
+	char name[17];
+	int fd; /* -1 until first read; the open pack's write descriptor while it is open */
+};
+
+/* The pack a writer appends to: packs/tmp.NAME.PID.1 (frames) and .2 (index) until finished. */
+struct open_pack {
+	uint32_t no; /* its number in store.packs; PACK_NONE = no pack is open */
+	int idx_fd;
+	uint64_t off; /* where the next frame goes */
+	char tmp_pack[64], tmp_idx[64];
+	char ibuf[64 * 1024]; /* index lines not yet written to idx_fd */
+	size_t ilen;
+};
+
 struct store {
 	int fd; /* STATE_DIR/store */
 	bool readonly;
@@ -48,11 +77,23 @@ struct store {
 	/* Under lock: */
 	int error; /* first error since the last store_flush */
 	char errmsg[STORE_ERRMSG_LEN];
-	uint8_t dirty[256 / 8]; /* chunks/xx directories with new names, by first hash byte */
 	bool dirty_dicts;
 	struct store_stats stats;
 	struct dict *dicts; /* loaded dictionaries; freed by store_close only */
 	unsigned long tmp_seq;
+
+	/* The index: under ixlock (readers share it). */
+	pthread_rwlock_t ixlock;
+	struct ixent *tab;
+	size_t cap, n; /* slots (a power of two), used */
+	struct pack *packs;
+	size_t npacks, packcap;
+	struct timespec packs_mtime; /* of packs/ when last loaded (read-only stores reload) */
+	pthread_mutex_t rlock;	     /* one reload at a time */
+
+	/* The open pack: under plock (appends are serial; compression is not). */
+	pthread_mutex_t plock;
+	struct open_pack op;
 };
 
 /* snprintf into @err if it is not NULL. */
@@ -66,6 +107,9 @@ void store_msg(char *err, size_t errlen, const char *fmt, ...)
  */
 int store_write_atomic(struct store *s, const char *dir, const char *name, const void *buf,
 		       size_t len, char *err, size_t errlen);
+
+/* write(2) all of @buf through @io, retrying short writes and EINTR. 0 or a negative errno. */
+int store_write_all(const struct store_io *io, int fd, const void *buf, size_t len);
 
 /* fsync the directory @rel (relative to the store) through s->io. */
 int store_fsync_dir(struct store *s, const char *rel, char *err, size_t errlen);
@@ -88,5 +132,54 @@ void store_pool_stop(struct store *s);
 
 /* Free every loaded dictionary (store_close). */
 void store_dicts_free(struct store *s);
+
+/* (Re)build the index from packs/ *.idx. 0 or a negative errno with a message. */
+int store_index_load(struct store *s, char *err, size_t errlen);
+
+/* Look up @h under the read lock: true and *out if indexed (out->pack may be PACK_NONE). */
+bool store_index_find(struct store *s, const struct store_hash *h, struct ixent *out);
+
+/*
+ * Add or replace @e (takes the write lock). If @only_new and @h is indexed already, does
+ * nothing and returns 1. 0, 1, or -ENOMEM.
+ */
+int store_index_put(struct store *s, const struct ixent *e, bool only_new);
+
+/* Remove @h from the index (a queued chunk that failed to be written). */
+void store_index_del(struct store *s, const struct store_hash *h);
+
+/* Add a pack to store.packs (write lock held by the caller); its number, or -ENOMEM. */
+int64_t store_index_add_pack(struct store *s, const char *name, int fd);
+
+/* The entry of @h, or NULL; the caller holds ixlock (read or write) while it uses it. */
+struct ixent *store_index_find_locked(struct store *s, const struct store_hash *h);
+
+/*
+ * The descriptor of pack @no, opened on first use; the caller holds ixlock (a reload, which
+ * closes descriptors, takes it for writing). -ENOENT if the pack is gone.
+ */
+int store_index_pack_fd_locked(struct store *s, uint32_t no);
+
+/* Free the index and close the packs (store_close). */
+void store_index_free(struct store *s);
+
+/* Read the whole file @rel (relative to @dirfd) up to @limit bytes into a malloc'd buffer. */
+int store_read_file(int dirfd, const char *rel, size_t limit, unsigned char **out, size_t *len);
+
+/*
+ * Append a compressed frame of chunk @h to the open pack (opening one if none is), index it,
+ * and close the pack once it reaches STORE_PACK_TARGET. 0 or a negative errno with a message.
+ */
+int store_pack_append(struct store *s, const struct store_hash *h, const void *frame,
+		      size_t zlen, char *err, size_t errlen);
+
+/* Make the open pack durable and give it its name (see store.h); no pack open = 0. */
+int store_pack_finish(struct store *s, char *err, size_t errlen);
+
+/* Drop the open pack's temp files (store_close after an error: nothing was promised). */
+void store_pack_abandon(struct store *s);
+
+/* A fresh random pack NAME (16 hex digits) into @name (17 bytes). */
+int store_pack_name(char name[17]);
 
 #endif

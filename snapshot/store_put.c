@@ -4,8 +4,8 @@
  * A put hashes in the caller's thread (so the caller learns the chunk's name at once), skips
  * chunks already stored, and compresses either in the caller's thread (store_put) or on a worker
  * (store_put_async) fed through a bounded ring, so memory stays bounded however much is put.
- * The first error of a worker is kept and reported by store_flush(), which also fsyncs the
- * directories that got new names since the last flush.
+ * Compressed frames are appended to the open pack (store_pack.c). The first error of a worker
+ * is kept and reported by store_flush(), which also makes the open pack durable.
  */
 #include "snapshot/store_int.h"
 
@@ -32,9 +32,9 @@ static void set_error(struct store *s, int e, const char *m)
 static void mark_dirty(struct store *s, const struct store_hash *h, bool written, size_t plain,
 		       size_t disk)
 {
+	(void)h;
 	pthread_mutex_lock(&s->lock);
 	if (written) {
-		s->dirty[h->b[0] / 8] |= (uint8_t)(1u << (h->b[0] % 8));
 		s->stats.chunks_new++;
 		s->stats.bytes_plain += plain;
 		s->stats.bytes_disk += disk;
@@ -48,7 +48,7 @@ static void mark_dirty(struct store *s, const struct store_hash *h, bool written
 static int write_chunk(struct store *s, ZSTD_CCtx *cctx, const void *data, size_t len,
 		       const struct store_hash *h, const struct dict *d, char *err, size_t errlen)
 {
-	char hex[STORE_HEX_LEN + 1], dir[16];
+	char hex[STORE_HEX_LEN + 1];
 	size_t bound = ZSTD_compressBound(len), n;
 	void *buf;
 	int ret;
@@ -58,7 +58,6 @@ static int write_chunk(struct store *s, ZSTD_CCtx *cctx, const void *data, size_
 		return 1;
 	}
 	store_hash_hex(h, hex);
-	snprintf(dir, sizeof(dir), "chunks/%.2s", hex);
 	buf = malloc(bound);
 	if (!buf) {
 		store_msg(err, errlen, "store: no memory to compress a chunk of %zu bytes", len);
@@ -75,7 +74,7 @@ static int write_chunk(struct store *s, ZSTD_CCtx *cctx, const void *data, size_
 		ret = ZSTD_getErrorCode(n) == ZSTD_error_memory_allocation ? -ENOMEM : -EIO;
 		goto out;
 	}
-	ret = store_write_atomic(s, dir, hex, buf, n, err, errlen);
+	ret = store_pack_append(s, h, buf, n, err, errlen);
 	if (!ret)
 		mark_dirty(s, h, true, len, n);
 out:
@@ -293,9 +292,8 @@ int store_put_async(struct store *s, const void *data, size_t len, const struct 
 
 int store_flush(struct store *s, char *err, size_t errlen)
 {
-	uint8_t dirty[sizeof(s->dirty)];
 	bool dirty_dicts;
-	int ret;
+	int ret, r;
 
 	if (s->readonly)
 		return 0;
@@ -306,26 +304,25 @@ int store_flush(struct store *s, char *err, size_t errlen)
 	if (ret)
 		store_msg(err, errlen, "%s", s->errmsg);
 	s->error = 0;
-	memcpy(dirty, s->dirty, sizeof(dirty));
-	memset(s->dirty, 0, sizeof(s->dirty));
 	dirty_dicts = s->dirty_dicts;
 	s->dirty_dicts = false;
 	pthread_mutex_unlock(&s->lock);
 
-	for (unsigned i = 0; i < 256; i++) {
-		char rel[16];
-		int r;
-
-		if (!(dirty[i / 8] & (1u << (i % 8))))
-			continue;
-		snprintf(rel, sizeof(rel), "chunks/%02x", i);
-		r = store_fsync_dir(s, rel, ret ? NULL : err, errlen);
-		if (!ret)
-			ret = r;
+	if (ret) {
+		/* What the open pack holds cannot be promised whole: drop it. */
+		store_pack_abandon(s);
+		r = store_index_load(s, NULL, 0);
+		(void)r;
+		return ret;
+	}
+	ret = store_pack_finish(s, err, errlen);
+	if (ret) {
+		store_pack_abandon(s);
+		r = store_index_load(s, NULL, 0);
+		(void)r;
 	}
 	if (dirty_dicts) {
-		int r = store_fsync_dir(s, "dicts", ret ? NULL : err, errlen);
-
+		r = store_fsync_dir(s, "dicts", ret ? NULL : err, errlen);
 		if (!ret)
 			ret = r;
 	}

@@ -1,8 +1,10 @@
 /*
  * store_read.c - reading chunks back (store_get) and the zstd dictionaries frames may need.
  *
- * store_get trusts nothing on disk: the file must be exactly one zstd frame of known size, it
- * must decompress (zstd checks its own checksum), and the content must hash to the chunk's name.
+ * store_get trusts nothing on disk: the bytes the index points at must be exactly one zstd frame
+ * of known size, it must decompress (zstd checks its own checksum), and the content must hash
+ * to the chunk's name. A read-only store (the backups daemon, check) looks at packs/ again when
+ * a chunk is unknown and packs/ changed: a snapshot or a sweep ran since it loaded.
  * A frame that needs a dictionary names it by zstd dictionary id; dictionaries are stored as
  * dicts/<sha256 of the dictionary> and loaded when first needed.
  */
@@ -15,51 +17,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static int read_file(int dirfd, const char *rel, size_t limit, unsigned char **out, size_t *len)
-{
-	unsigned char *buf = NULL;
-	struct stat st;
-	size_t got = 0;
-	int fd, ret = 0;
-
-	fd = openat(dirfd, rel, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0) {
-		ret = -errno;
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > limit) {
-		ret = -EFBIG;
-		goto out;
-	}
-	buf = malloc(st.st_size ? (size_t)st.st_size : 1);
-	if (!buf) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			ret = n < 0 ? -errno : -EIO; /* shrank under us */
-			goto out;
-		}
-		got += (size_t)n;
-	}
-out:
-	close(fd);
-	if (ret) {
-		free(buf);
-		return ret;
-	}
-	*out = buf;
-	*len = got;
-	return 0;
-}
 
 /* The loaded dictionary with hash @h or zstd id @id (@h NULL), or NULL. Takes the lock. */
 static struct dict *dict_find(struct store *s, const struct store_hash *h, unsigned id)
@@ -109,7 +66,7 @@ static int load_one_dict(struct store *s, const char *hex, char *err, size_t err
 	if (strlen(hex) != STORE_HEX_LEN || store_hash_parse(hex, &h) || dict_find(s, &h, 0))
 		return 0;
 	snprintf(rel, sizeof(rel), "dicts/%s", hex);
-	ret = read_file(s->fd, rel, STORE_DICT_LIMIT, &buf, &len);
+	ret = store_read_file(s->fd, rel, STORE_DICT_LIMIT, &buf, &len);
 	if (ret) {
 		store_msg(err, errlen, "store: reading %s: %s", rel, strerror(-ret));
 		return ret == -EFBIG ? -EIO : ret;
@@ -226,35 +183,256 @@ int store_dict_add(struct store *s, const void *dict, size_t len, struct store_h
 	return load_one_dict(s, hex, err, errlen);
 }
 
+/*
+ * Has packs/ changed since the index was loaded? Then load it again. true if it did. One
+ * reload at a time (rlock), the mtime looked at again once it is ours: two reloads racing
+ * could otherwise leave the older table with the newer mtime.
+ */
+static bool reload_if_changed(struct store *s)
+{
+	struct stat st;
+	bool same, done = false;
+
+	pthread_mutex_lock(&s->rlock);
+	if (fstatat(s->fd, "packs", &st, 0) == 0) {
+		pthread_rwlock_rdlock(&s->ixlock);
+		same = st.st_mtim.tv_sec == s->packs_mtime.tv_sec &&
+		       st.st_mtim.tv_nsec == s->packs_mtime.tv_nsec;
+		pthread_rwlock_unlock(&s->ixlock);
+		done = !same && store_index_load(s, NULL, 0) == 0;
+	}
+	pthread_mutex_unlock(&s->rlock);
+	return done;
+}
+
+int store_refresh(struct store *s)
+{
+	if (!s->readonly)
+		return 0;
+	return reload_if_changed(s) ? 1 : 0;
+}
+
+/*
+ * Read @len bytes at @off of chunk @h's pack into @buf, under the index lock (so no reload
+ * closes the descriptor meanwhile). *e gets the entry, *got how many bytes were read, and
+ * *pack_size (unless NULL) the pack's size. 0, -ENOENT, or -errno.
+ */
+static int read_at(struct store *s, const struct store_hash *h, struct ixent *e, void *buf,
+		   size_t len, uint64_t off, size_t *got, uint64_t *pack_size)
+{
+	struct ixent *p;
+	int fd, ret = 0;
+
+	for (int pass = 0; pass < 2; pass++) {
+		pthread_rwlock_rdlock(&s->ixlock);
+		p = store_index_find_locked(s, h);
+		if (p && p->pack != PACK_NONE) {
+			*e = *p;
+			fd = store_index_pack_fd_locked(s, p->pack);
+			if (fd >= 0) {
+				struct stat st;
+
+				if (pack_size && fstat(fd, &st) < 0)
+					ret = -errno;
+				else if (pack_size)
+					*pack_size = (uint64_t)st.st_size;
+				*got = 0;
+				while (*got < len) {
+					ssize_t n = pread(fd, (char *)buf + *got, len - *got,
+							  (off_t)(e->off + off + *got));
+
+					if (n < 0 && errno == EINTR)
+						continue;
+					if (n < 0)
+						ret = -errno;
+					if (n <= 0)
+						break;
+					*got += (size_t)n;
+				}
+				pthread_rwlock_unlock(&s->ixlock);
+				return ret;
+			}
+			ret = fd;
+		} else {
+			ret = -ENOENT;
+		}
+		pthread_rwlock_unlock(&s->ixlock);
+		if (ret != -ENOENT || !s->readonly || pass || !reload_if_changed(s))
+			return ret;
+	}
+	return ret;
+}
+
+static void pack_of(struct store *s, const struct ixent *e, char *buf, size_t len)
+{
+	pthread_rwlock_rdlock(&s->ixlock);
+	snprintf(buf, len, "%s", e->pack < s->npacks ? s->packs[e->pack].name : "?");
+	pthread_rwlock_unlock(&s->ixlock);
+}
+
+/* Find @h and name its pack under one hold of the lock (a reload renumbers packs). */
+static bool find_loc(struct store *s, const struct store_hash *h, struct store_loc *loc)
+{
+	struct ixent *p;
+	bool found;
+
+	pthread_rwlock_rdlock(&s->ixlock);
+	p = store_index_find_locked(s, h);
+	found = p && p->pack != PACK_NONE && p->pack < s->npacks;
+	if (found && loc) {
+		snprintf(loc->pack, sizeof(loc->pack), "%s", s->packs[p->pack].name);
+		loc->off = p->off;
+		loc->zlen = p->zlen;
+	}
+	pthread_rwlock_unlock(&s->ixlock);
+	return found;
+}
+
+int store_stat(struct store *s, const struct store_hash *h, struct store_loc *loc)
+{
+	if (find_loc(s, h, loc))
+		return 0;
+	if (!s->readonly || !reload_if_changed(s) || !find_loc(s, h, loc))
+		return -ENOENT;
+	return 0;
+}
+
+int store_pack_fd(struct store *s, const struct store_hash *h, int *fd, struct store_loc *loc)
+{
+	struct ixent *p;
+	int ret;
+
+	ret = store_stat(s, h, NULL);
+	if (ret)
+		return ret;
+	pthread_rwlock_rdlock(&s->ixlock);
+	p = store_index_find_locked(s, h);
+	ret = p && p->pack != PACK_NONE ? store_index_pack_fd_locked(s, p->pack) : -ENOENT;
+	if (ret >= 0) {
+		*fd = ret;
+		if (loc) {
+			snprintf(loc->pack, sizeof(loc->pack), "%s", s->packs[p->pack].name);
+			loc->off = p->off;
+			loc->zlen = p->zlen;
+		}
+		ret = 0;
+	}
+	pthread_rwlock_unlock(&s->ixlock);
+	return ret;
+}
+
+int store_chunk_header(struct store *s, const struct store_hash *h, struct store_header *out)
+{
+	unsigned char buf[18]; /* ZSTD_FRAMEHEADERSIZE_MAX */
+	unsigned long long cs;
+	uint64_t psize = 0;
+	struct ixent e;
+	size_t got;
+	int ret;
+
+	ret = read_at(s, h, &e, buf, sizeof(buf), 0, &got, &psize);
+	if (ret)
+		return ret;
+	if (got > e.zlen)
+		got = e.zlen;
+	cs = ZSTD_getFrameContentSize(buf, got);
+	if (cs == ZSTD_CONTENTSIZE_ERROR)
+		return -EIO;
+	if (psize < e.off + e.zlen)
+		return -ENODATA; /* the pack ends before the frame does */
+	out->dict_id = ZSTD_getDictID_fromFrame(buf, got);
+	out->size = cs == ZSTD_CONTENTSIZE_UNKNOWN ? UINT64_MAX : (uint64_t)cs;
+	out->zlen = e.zlen;
+	return 0;
+}
+
+int store_each(struct store *s, store_each_fn fn, void *arg)
+{
+	struct store_loc loc;
+	struct ixent *copy;
+	struct pack *packs;
+	size_t cap, npacks;
+	int ret = 0;
+
+	/* Copies (table and pack names together), so that @fn may call back into the store. */
+	pthread_rwlock_rdlock(&s->ixlock);
+	cap = s->cap;
+	npacks = s->npacks;
+	copy = cap ? malloc(cap * sizeof(*copy)) : NULL;
+	packs = malloc((npacks ? npacks : 1) * sizeof(*packs));
+	if (copy && packs) {
+		memcpy(copy, s->tab, cap * sizeof(*copy));
+		memcpy(packs, s->packs, npacks * sizeof(*packs));
+	}
+	pthread_rwlock_unlock(&s->ixlock);
+	if ((cap && !copy) || !packs) {
+		free(copy);
+		free(packs);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < cap && !ret; i++) {
+		if (!copy[i].zlen || copy[i].pack >= npacks)
+			continue;
+		snprintf(loc.pack, sizeof(loc.pack), "%s", packs[copy[i].pack].name);
+		loc.off = copy[i].off;
+		loc.zlen = copy[i].zlen;
+		ret = fn(arg, &copy[i].h, &loc);
+	}
+	free(copy);
+	free(packs);
+	return ret;
+}
+
 int store_get(struct store *s, const struct store_hash *h, void **out, size_t *len, char *err,
 	      size_t errlen)
 {
-	char rel[96];
+	char name[40], pack[17];
 	unsigned char *buf = NULL, *plain = NULL;
 	unsigned long long size;
 	const struct dict *d = NULL;
 	struct store_hash got;
 	ZSTD_DCtx *dctx = NULL;
+	struct ixent e;
 	size_t n, r;
 	unsigned id;
 	int ret;
 
-	store_chunk_relpath(h, rel, sizeof(rel));
-	ret = read_file(s->fd, rel, ZSTD_compressBound(STORE_CHUNK_LIMIT), &buf, &n);
+	store_chunk_name(h, name, sizeof(name));
+	if (!store_index_find(s, h, &e) || e.pack == PACK_NONE) {
+		if (!s->readonly || !reload_if_changed(s) || !store_index_find(s, h, &e) ||
+		    e.pack == PACK_NONE) {
+			store_msg(err, errlen, "store: %s is missing", name);
+			return -ENOENT;
+		}
+	}
+	buf = malloc(e.zlen);
+	if (!buf) {
+		store_msg(err, errlen, "store: out of memory");
+		return -ENOMEM;
+	}
+	ret = read_at(s, h, &e, buf, e.zlen, 0, &n, NULL);
+	pack_of(s, &e, pack, sizeof(pack));
 	if (ret == -ENOENT) {
-		store_msg(err, errlen, "store: chunk %s is missing", rel);
-		return ret;
+		store_msg(err, errlen, "store: %s is missing (pack %s is gone)", name, pack);
+		goto out;
 	}
 	if (ret) {
-		store_msg(err, errlen, "store: reading chunk %s: %s", rel, strerror(-ret));
-		return ret == -EFBIG ? -EIO : ret;
+		store_msg(err, errlen, "store: reading %s in pack %s: %s", name, pack,
+			  strerror(-ret));
+		goto out;
 	}
 	ret = -EIO;
+	if (n != e.zlen) {
+		store_msg(err, errlen, "store: %s is damaged (pack %s is cut short)", name, pack);
+		goto out;
+	}
 	r = ZSTD_findFrameCompressedSize(buf, n);
 	size = ZSTD_getFrameContentSize(buf, n);
 	if (ZSTD_isError(r) || r != n || size > STORE_CHUNK_LIMIT) {
 		store_msg(err, errlen,
-			  "store: chunk %s is damaged (not one zstd frame of known size)", rel);
+			  "store: %s is damaged (not one zstd frame of known size at %llu in "
+			  "pack %s)",
+			  name, (unsigned long long)e.off, pack);
 		goto out;
 	}
 	id = ZSTD_getDictID_fromFrame(buf, n);
@@ -264,8 +442,7 @@ int store_get(struct store *s, const struct store_hash *h, void **out, size_t *l
 			d = dict_find(s, NULL, id);
 		if (!d) {
 			store_msg(err, errlen,
-				  "store: chunk %s needs zstd dictionary id %u, not in dicts/", rel,
-				  id);
+				  "store: %s needs zstd dictionary id %u, not in dicts/", name, id);
 			goto out;
 		}
 	}
@@ -279,7 +456,7 @@ int store_get(struct store *s, const struct store_hash *h, void **out, size_t *l
 	r = d ? ZSTD_decompress_usingDDict(dctx, plain, size, buf, n, d->ddict)
 	      : ZSTD_decompressDCtx(dctx, plain, size, buf, n);
 	if (ZSTD_isError(r) || r != size) {
-		store_msg(err, errlen, "store: chunk %s is damaged: %s", rel,
+		store_msg(err, errlen, "store: %s is damaged (pack %s): %s", name, pack,
 			  ZSTD_isError(r) ? ZSTD_getErrorName(r) : "short content");
 		goto out;
 	}
@@ -289,7 +466,8 @@ int store_get(struct store *s, const struct store_hash *h, void **out, size_t *l
 		goto out;
 	}
 	if (memcmp(&got, h, sizeof(got))) {
-		store_msg(err, errlen, "store: chunk %s is damaged: content hash mismatch", rel);
+		store_msg(err, errlen, "store: %s is damaged (pack %s): content hash mismatch",
+			  name, pack);
 		goto out;
 	}
 	*out = plain;

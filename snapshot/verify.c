@@ -121,7 +121,7 @@ static int verify_files(struct store *s, struct manifest *m, const struct verify
 			it->ok = false;
 			if (problems++ >= FILE_PROBLEMS_MAX)
 				continue;
-			store_chunk_relpath(&e->chunks[k].hash, rel, sizeof(rel));
+			store_chunk_name(&e->chunks[k].hash, rel, sizeof(rel));
 			size_t n = strlen(it->reason);
 
 			if (rc != -ENOENT && err[0] && strstr(err, rel)) /* it names the chunk */
@@ -129,7 +129,7 @@ static int verify_files(struct store *s, struct manifest *m, const struct verify
 					 n ? "; " : "", e->path, err);
 			else
 				snprintf(it->reason + n, sizeof(it->reason) - n,
-					 "%s%s: chunk %s: %s", n ? "; " : "", e->path, rel,
+					 "%s%s: %s: %s", n ? "; " : "", e->path, rel,
 					 rc == -ENOENT ? "missing"
 					 : err[0]      ? err
 						       : strerror(-rc));

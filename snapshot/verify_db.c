@@ -251,7 +251,7 @@ static int load(struct run *x)
 			reason(x->it, "interrupted");
 			goto abort;
 		}
-		store_chunk_relpath(&e->chunks[i].hash, rel, sizeof(rel));
+		store_chunk_name(&e->chunks[i].hash, rel, sizeof(rel));
 		msg[0] = '\0';
 		rc = store_get(x->store, &e->chunks[i].hash, &data, &len, msg, sizeof(msg));
 		if (rc == -ENOMEM)

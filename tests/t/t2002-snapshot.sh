@@ -1,13 +1,14 @@
 #!/bin/bash
 # t2002-snapshot: `statefs snapshot` on a private MariaDB with a small WordPress-like database
 # and two uploads trees. The first snapshot is named by the date; its dump, rebuilt from the
-# chunk files with docs/recover-file.sh (cat + zstd -d), loads into a fresh database with the
-# same CHECKSUM TABLE, and its chunk files concatenated are a standard .sql.zst; a second
+# chunk frames with docs/recover-file.sh (awk, tail, head, zstd -d), loads into a fresh database
+# with the same CHECKSUM TABLE, and its frames concatenated are a standard .sql.zst; a second
 # snapshot after 3 scattered row updates stores only a few new chunks, gets a _HHMMSS name and
 # reads no unchanged upload; a second snapshot at once waits, or refuses with --no-wait; a
 # missing database, a wrong password, a server that is down: named errors, exit 3, a manifest
 # marked incomplete that still holds the rest.
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../lib/packs.sh"
 . "$TOP/tests/lib/mariadb.sh"
 test_init
 
@@ -93,7 +94,7 @@ snap() {	# snap [ARGS...]: statefs snapshot; stdout in $T/out, stderr in $T/err;
 	echo $?
 }
 info() { awk -v k="$2" '$1 == "info" && $2 == k { print $3 }' "$S/snapshots/$1"; }
-chunk_files() { find "$S/chunks" -type f ! -name 'tmp.*' | wc -l; }
+chunk_files() { packs_chunks "$S"; }
 entry_chunks() {	# entry_chunks SNAPSHOT PATH: the hashes of PATH's chunks, one a line
 	awk -v p="$2" '$1 == "f" && $9 == p { f = 1; next } f && $1 == "c" { print $2; next }
 		f { exit }' "$S/snapshots/$1"
@@ -130,7 +131,7 @@ ok "an upload comes back byte for byte" bash -c \
 	"'$TOP/docs/recover-file.sh' '$T/state' '$day' uploads/clemence/2025/05/video.mp4 | cmp -s - '$U/2025/05/video.mp4'"
 
 # --- the dump: recover, restore, compare ------------------------------------------------------
-ok "docs/recover-file.sh rebuilds the dump (cat + zstd -d)" \
+ok "docs/recover-file.sh rebuilds the dump (tail, head, zstd -d)" \
 	bash -c "'$TOP/docs/recover-file.sh' '$T/state' '$day' db/wp.sql.zst > '$T/wp.sql'"
 is "it is the whole dump" "$(tail -n 1 "$T/wp.sql")" "-- statefs: dump complete"
 sql -e "CREATE DATABASE wp_copy CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
@@ -140,10 +141,9 @@ for t in $TABLES; do
 	is "$t: CHECKSUM TABLE matches" "$(sql -e "CHECKSUM TABLE wp_copy.$t EXTENDED" | cut -f2)" \
 		"$(sql -e "CHECKSUM TABLE wp.$t EXTENDED" | cut -f2)"
 done
-# The .sql.zst that backups/ serves: the chunk files, concatenated as they are (format.md, 6).
-(cd "$S/chunks" && entry_chunks "$day" db/wp.sql.zst | sed 's/^\(..\)/\1\/\1/' | xargs cat) \
-	>"$T/wp.sql.zst"
-ok "the chunk files concatenated are a standard zstd stream" zstd -q -t "$T/wp.sql.zst"
+# The .sql.zst that backups/ serves: the frames, concatenated as they are (format.md, 6).
+for h in $(entry_chunks "$day" db/wp.sql.zst); do chunk_frame "$S" "$h"; done >"$T/wp.sql.zst"
+ok "the frames concatenated are a standard zstd stream" zstd -q -t "$T/wp.sql.zst"
 ok "plain zstd -d (no dictionary) gives the dump" \
 	bash -c "zstd -dc '$T/wp.sql.zst' | cmp -s - '$T/wp.sql'"
 is "its size is the sum of the chunks' ZLEN" "$(stat -c %s "$T/wp.sql.zst")" \

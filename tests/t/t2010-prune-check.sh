@@ -8,6 +8,7 @@
 # path); a missing chunk by plain check; prune waits while a snapshot holds the store lock
 # (flock(1), by pid), while check runs beside it.
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../lib/packs.sh"
 test_init
 
 S=$T/state/store
@@ -26,12 +27,11 @@ EOF
 
 statefs() { "$STATEFS" "$@" -c "$T/statefs.conf"; }
 manifests() { find "$S/snapshots" -type f ! -name 'tmp.*' | wc -l; }
-chunk_files() { find "$S/chunks" -type f ! -name 'tmp.*' | wc -l; }
+chunk_files() { packs_chunks "$S"; }
 entry_chunks() {	# entry_chunks SNAPSHOT PATH: the hashes of PATH's chunks, one a line
 	awk -v p="$2" '$1 == "f" && $9 == p { f = 1; next } f && $1 == "c" { print $2; next }
 		f { exit }' "$S/snapshots/$1"
 }
-chunk() { echo "$S/chunks/${1:0:2}/$1"; }
 
 # snap_as NAME: a snapshot with a file of its own, renamed to NAME (a past date).
 snap_as() {
@@ -49,10 +49,10 @@ done
 # A snapshot that never got its manifest: its chunks are in the store, named by none.
 ok "a lost snapshot's chunks" snap_as 2026-01-07
 rm "$S/snapshots/2026-01-07"
-old_tmp=$S/chunks/ab/tmp.abcd.999999.1
+old_tmp=$S/packs/tmp.abcd.999999.1
 echo leftover >"$old_tmp"
 touch -d '2 hours ago' "$old_tmp"
-echo fresh >"$S/chunks/cd/tmp.cdef.999999.2"
+echo fresh >"$S/packs/tmp.cdef.999999.2"
 is "six snapshots" "$(manifests)" 6
 before=$(chunk_files)
 
@@ -89,12 +89,14 @@ ok "prune reports what it removed" grep -Eq \
 is "three snapshots left" "$(ls "$S/snapshots" | grep -v '^tmp\.' | tr '\n' ' ')" \
 	"2026-01-04 2026-01-05 2026-01-06 "
 removed=$(sed -n 's/^removed .*, \([0-9]*\) chunks (of.*/\1/p' "$T/prune")
-is "the chunk files left are the ones counted" "$(chunk_files)" "$((before - removed))"
-ok "a kept snapshot's chunk stays" test -f "$(chunk "$keep_hash")"
-ok "a removed snapshot's own chunk is gone" test ! -e "$(chunk "$gone_hash")"
-ok "a chunk shared with kept snapshots stays" test -f "$(chunk "$photo_hash")"
+is "the chunks left are the ones counted" "$(chunk_files)" "$((before - removed))"
+ok "a kept snapshot's chunk stays" chunk_has "$S" "$keep_hash"
+ok "a removed snapshot's own chunk is gone" bash -c ". '$TOP/tests/lib/packs.sh'; ! chunk_has '$S' '$gone_hash'"
+ok "a chunk shared with kept snapshots stays" chunk_has "$S" "$photo_hash"
+ok "every pack has its index" bash -c 'for p in "$1"/packs/*.pack; do test -f "${p%.pack}.idx" || exit 1; done' - "$S"
+ok "no index names a pack that is gone" bash -c 'for i in "$1"/packs/*.idx; do test -f "${i%.idx}.pack" || exit 1; done' - "$S"
 ok "the stale temp file is gone" test ! -e "$old_tmp"
-ok "a fresh temp file stays" test -f "$S/chunks/cd/tmp.cdef.999999.2"
+ok "a fresh temp file stays" test -f "$S/packs/tmp.cdef.999999.2"
 statefs prune >"$T/prune2" 2>&1
 ok "a second prune has nothing to do" \
 	grep -Eq '^removed 0 snapshots \(3 kept\), 0 chunks \(of [0-9]+\), 0 bytes freed$' "$T/prune2"
@@ -110,24 +112,23 @@ ok "check --read-data: one summary line" \
 	grep -Eqx "3 snapshots, $nchunks chunks read and re-hashed: no errors" "$T/check"
 
 # A flipped byte inside the frame: the header and sizes are intact, the content is not.
-f=$(chunk "$photo_hash")
-printf '\377' | dd of="$f" bs=1 seek=$(($(stat -c %s "$f") - 10)) conv=notrunc status=none
+chunk_flip "$S" "$photo_hash" -10
 statefs check >"$T/check" 2>&1
 is "check without --read-data does not read the content" "$?" 0
 statefs check --read-data >"$T/check" 2>&1
 is "check --read-data exits 1 on a damaged chunk" "$?" 1
 sed 's/^/# /' "$T/check"
-ok "it names the chunk" grep -q "^chunks/${photo_hash:0:2}/$photo_hash is damaged" "$T/check"
+ok "it names the chunk" grep -q "^chunk $photo_hash is damaged" "$T/check"
 is "and every snapshot and path that needs it" "$(grep '^  needed by ' "$T/check")" \
 	"$(for d in 04 05 06; do echo "  needed by 2026-01-$d uploads/clemence/2026/01/photo.jpg"; done)"
 is "the summary line names it" "$(tail -n 1 "$T/check")" \
-	"3 snapshots, $nchunks chunks read and re-hashed: 1 damaged (chunks/${photo_hash:0:2}/\
-${photo_hash:0:12}... needed by 2026-01-04 uploads/clemence/2026/01/photo.jpg)"
+	"3 snapshots, $nchunks chunks read and re-hashed: 1 damaged (chunk ${photo_hash:0:16}... \
+needed by 2026-01-04 uploads/clemence/2026/01/photo.jpg)"
 
-rm "$(chunk "$keep_hash")"
+chunk_forget "$S" "$keep_hash"
 statefs check >"$T/check" 2>&1
 is "check exits 1 on a missing chunk" "$?" 1
-ok "it names the chunk" grep -qx "chunks/${keep_hash:0:2}/$keep_hash is missing" "$T/check"
+ok "it names the chunk" grep -qx "chunk $keep_hash is missing" "$T/check"
 ok "and who needs it" grep -qx '  needed by 2026-01-06 uploads/clemence/day.txt' "$T/check"
 ok "the summary counts it" grep -Eq "^3 snapshots, $nchunks chunks checked: 1 missing \(" "$T/check"
 

@@ -1,9 +1,10 @@
 #!/bin/bash
 # t3002-backups-db: a database dump under backups/<snapshot>/db/ is the snapshot's stored zstd
-# frames served as they are: a standard zstd stream (zstd -t), byte-identical to the chunk
-# files concatenated, whose content is the dump the snapshot took (docs/recover-file.sh gives
-# the same SQL without statefs) and restores with the stock client to the same CHECKSUM TABLE;
-# random reads match; it stays private (0600 root) and stays as it was when the database changes.
+# frames served as they are: a standard zstd stream (zstd -t), byte-identical to the frames
+# cut out of the packs and concatenated, whose content is the dump the snapshot took
+# (docs/recover-file.sh gives the same SQL without statefs) and restores with the stock client
+# to the same CHECKSUM TABLE; random reads match; it stays private (0600 root) and stays as it
+# was when the database changes.
 . "$(dirname "$0")/lib-live.sh"
 . "$TOP/tests/lib/mariadb.sh"
 test_init
@@ -34,10 +35,16 @@ is "the snapshot's db/ holds the dump" "$(ls "$M/backups/$S/db")" "shop.sql.zst"
 is "it is private" "$(stat -c '%a %u %g' "$Z")" "600 0 0"
 ok "it is a standard zstd stream" zstd -q -t "$Z"
 
-# The chunk files of the dump, in manifest order, concatenated.
-awk '$1 == "f" && $NF == "db/shop.sql.zst" { f = 1; next }
-     f && $1 == "c" { print substr($2, 1, 2) "/" $2; next }
-     f { exit }' "$STATE/store/snapshots/$S" | (cd "$STATE/store/chunks" && xargs cat) >"$T/frames"
+# The dump's frames, in manifest order, cut out of their packs where the pack indexes say
+# ("HASH OFFSET ZLEN" after a header line), concatenated.
+awk 'FILENAME ~ /\.idx$/ { if (FNR > 1 && !($1 in at)) { p = FILENAME; sub(/\.idx$/, ".pack", p)
+				at[$1] = p " " $2 " " $3 }; next }
+     $1 == "f" && $NF == "db/shop.sql.zst" { f = 1; next }
+     f && $1 == "c" { print ($2 in at) ? at[$2] : "missing 0 0"; next }
+     f { exit }' "$STATE"/store/packs/*.idx "$STATE/store/snapshots/$S" |
+	while read -r pack off zlen; do
+		dd if="$pack" iflag=skip_bytes,count_bytes skip="$off" count="$zlen" status=none
+	done >"$T/frames"
 ok "it is the stored frames, as they are" cmp "$Z" "$T/frames"
 is "its size is the frames' size" "$(stat -c %s "$Z")" "$(stat -c %s "$T/frames")"
 "$TOP/docs/recover-file.sh" "$STATE" "$S" db/shop.sql.zst >"$T/recovered.sql" 2>/dev/null

@@ -61,8 +61,13 @@ is "and history/ shows the new commit" "$(ls -d "$M"/history/*/* | wc -l)" "$((n
 # --- prune while a file of the pruned snapshot is open ----------------------------------------
 F=$M/backups/$S1/uploads/clemence/only-in-first.bin
 CH=$(awk '$1 == "f" && $NF == "uploads/clemence/only-in-first.bin" { f = 1; next }
-	f && $1 == "c" { print substr($2, 1, 2) "/" $2; next } f { exit }' "$STATE/store/snapshots/$S1")
-chunks_gone() { for c in $CH; do test ! -e "$STATE/store/chunks/$c" || return 1; done; }
+	f && $1 == "c" { print $2; next } f { exit }' "$STATE/store/snapshots/$S1")
+chunks_gone() {	# no pack index names them any more
+	for c in $CH; do
+		if grep -qh "^$c " "$STATE"/store/packs/*.idx; then return 1; fi
+	done
+}
+fails "the pack indexes name the file's chunks" chunks_gone
 exec 3<"$F"
 dd bs=65536 count=1 of="$T/part1" <&3 2>/dev/null
 "$STATEFS" prune -c "$T/statefs.conf" --keep-last 1 >"$T/prune.log" 2>&1 3<&- &
@@ -77,6 +82,12 @@ wait "$PRUNE"
 is "prune then runs" "$?" 0
 ok "the file had chunks of its own" test -n "$CH"
 ok "which are swept now" chunks_gone
+# The sweep rewrote the pack they were in, so what S2 names moved to a new pack under the
+# daemon's feet (it loaded the pack indexes before).
+is "a file of the snapshot left reads" "$(cat "$M/backups/$S2/uploads/clemence/kept.txt")" kept
+ok "and so does all of it" bash -c "tar -cf - -C '$M/backups/$S2' . >/dev/null"
+ok "the daemon keeps no removed pack open (the disk space prune freed is free)" \
+	bash -c "! ls -l /proc/$DAEMON_PID/fd | grep -q 'packs/.*(deleted)'"
 wait_for "the pruned snapshot goes" 5 bash -c "! ls '$M/backups' | grep -qx '$S1'"
 is "backups/ lists what is left" "$(names)" "$S2 latest "
 wait_for "its directory cannot be reached" 5 test ! -e "$M/backups/$S1"

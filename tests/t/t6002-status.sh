@@ -10,6 +10,7 @@
 . "$(dirname "$0")/lib-live.sh"
 . "$TOP/tests/lib/mariadb.sh"
 . "$TOP/tests/lib/fingerprint.sh"
+. "$TOP/tests/lib/packs.sh"
 test_init
 
 if ! command -v mariadbd >/dev/null || ! command -v mariadb-install-db >/dev/null; then
@@ -118,8 +119,9 @@ is "its duration is the manifest's" "$(jget 'int(d["last_snapshot"]["duration_s"
 	"$(awk '$1 == "info" && $2 == "duration_ms" { print $3 }' "$SNAPS/$S1")"
 is "1 database, none failed" "$(jget 'd["last_snapshot"]["databases"]'),$(jget 'd["last_snapshot"]["databases_failed"]')" "1,0"
 is "store bytes as du counts them" "$(jget 'd["store"]["bytes"]')" "$(du -s -B1 "$STATE/store" | cut -f1)"
-is "the chunk bytes" "$(jget 'd["store"]["chunk_bytes"]')" \
-	"$(find "$STATE/store/chunks" -type f ! -name 'tmp.*' -printf '%s\n' | awk '{ s += $1 } END { print s }')"
+is "the chunk bytes: the packs' sizes" "$(jget 'd["store"]["chunk_bytes"]')" \
+	"$(cat "$STATE"/store/packs/*.pack | wc -c)"
+is "the chunks: the pack indexes' lines" "$(jget 'd["store"]["chunks"]')" "$(packs_chunks "$STATE/store")"
 is "logical bytes: the files' sizes" "$(jget 'd["store"]["logical_bytes"]')" \
 	"$(awk '$1 == "f" { s += $5 } END { print s }' "$SNAPS/$S1")"
 ok "a dedup ratio above 1" python3 -c "import json; r = json.load(open('$T/status.json'))['store']['dedup_ratio']; assert r > 1, r"
@@ -190,23 +192,23 @@ is "statefs_last_restore_success 1" "$(sample statefs_last_restore_success)" 1
 
 # --- verify fails on a damaged chunk, naming it ----------------------------------------------
 h=$(awk '$1 == "f" && $9 == "db/shop.sql.zst" { f = 1; next } f && $1 == "c" { if (++n == 3) { print $2; exit } }' "$SNAPS/$S1")
-CHUNK=$STATE/store/chunks/${h:0:2}/$h
-ok "the dump's third chunk is there" test -f "$CHUNK"
-cp "$CHUNK" "$T/chunk.good"
-python3 -c 'import sys; p = sys.argv[1]; b = bytearray(open(p, "rb").read()); b[len(b) // 2] ^= 0x20; open(p, "wb").write(b)' "$CHUNK"
+ok "the dump's third chunk is there" chunk_has "$STATE/store" "$h"
+chunk_frame "$STATE/store" "$h" >"$T/chunk.good"
+chunk_flip "$STATE/store" "$h" $(($(stat -c %s "$T/chunk.good") / 2))
 "$STATEFS" verify -c "$CONF" "$S1" >"$T/verify3.out" 2>&1
 is "verify of the damaged snapshot exits 1" "$?" 1
-ok "it names the damaged chunk" grep -q "^db/shop: FAILED: chunk 3 of [0-9]*: .*chunks/${h:0:2}/$h" "$T/verify3.out"
+ok "it names the damaged chunk" grep -q "^db/shop: FAILED: chunk 3 of [0-9]*: .*chunk ${h:0:16}" "$T/verify3.out"
 ok "the verdict line says FAILED" grep -q "^statefs verify: $S1: FAILED" "$T/verify3.out"
 is "no scratch database is left after the failure" "$(scratch_dbs)" 0
 ok "status --json parses after a failed verify" status_json
 is "last verify: failed" "$(jget 'd["last_verify"]["result"]')" failed
 is "it is the last error" "$(jget 'd["last_error"]["kind"]'),$(jget 'd["last_error"]["result"]')" "verify,failed"
-ok "the error names the chunk" bash -c "python3 -c \"import json; print(json.load(open('$T/status.json'))['last_error']['message'])\" | grep -q '$h'"
+ok "the error names the chunk" bash -c "python3 -c \"import json; print(json.load(open('$T/status.json'))['last_error']['message'])\" | grep -q '${h:0:16}'"
 ok "the metrics parse after a failed verify" metrics
 is "statefs_last_verify_success 0" "$(sample statefs_last_verify_success)" 0
 ok "statefs_last_error_timestamp_seconds is there" test -n "$(sample statefs_last_error_timestamp_seconds)"
-cp "$T/chunk.good" "$CHUNK"
+chunk_flip "$STATE/store" "$h" $(($(stat -c %s "$T/chunk.good") / 2))	# flipped back
+ok "the chunk is whole again" bash -c ". '$TOP/tests/lib/packs.sh'; chunk_frame '$STATE/store' '$h' | cmp -s - '$T/chunk.good'"
 
 # --- usage and the end -----------------------------------------------------------------------
 "$STATEFS" status -c "$CONF" --json --prometheus >/dev/null 2>&1

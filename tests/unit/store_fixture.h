@@ -1,7 +1,8 @@
 /*
  * store_fixture.h - helpers the prune and check unit tests share: a store in a temp dir, daily
- * snapshots built with store_put and manifest_write, and the reports of prune and check run
- * into memory. Static inline so that a test that uses some of them does not warn about the rest.
+ * snapshots built with store_put and manifest_write (one pack per snapshot: each is flushed),
+ * and the reports of prune and check run into memory. Chunks are looked at through packs.h.
+ * Static inline so that a test that uses some of them does not warn about the rest.
  */
 #ifndef STATEFS_STORE_FIXTURE_H
 #define STATEFS_STORE_FIXTURE_H
@@ -11,6 +12,7 @@
 #include "snapshot/prune.h"
 #include "snapshot/refs.h"
 #include "snapshot/store.h"
+#include "tests/unit/packs.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -71,17 +73,16 @@ static inline int count(const char *fmt, ...)
 	return n;
 }
 
-static inline int chunks_in(const char *dir)
+/* Chunks the pack indexes name. */
+static inline long chunks_in(const char *dir)
 {
-	return count("'%s/store/chunks' -type f ! -name 'tmp.*'", dir);
+	return chunks_stored(dir);
 }
 
-static inline void chunk_path(const char *dir, const struct store_hash *h, char *buf, size_t len)
+/* Pack files (NAME.pack with its NAME.idx) in the store. */
+static inline int packs_in(const char *dir)
 {
-	char rel[96];
-
-	store_chunk_relpath(h, rel, sizeof(rel));
-	snprintf(buf, len, "%s/store/%s", dir, rel);
+	return count("'%s/store/packs' -name '*.idx'", dir);
 }
 
 static inline bool exists(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -95,14 +96,6 @@ static inline bool exists(const char *fmt, ...)
 	vsnprintf(path, sizeof(path), fmt, ap);
 	va_end(ap);
 	return lstat(path, &st) == 0;
-}
-
-static inline bool chunk_exists(const char *dir, const struct store_hash *h)
-{
-	char path[4096];
-
-	chunk_path(dir, h, path, sizeof(path));
-	return exists("%s", path);
 }
 
 static inline struct store_hash put(const char *text, const struct store_hash *dict)

@@ -15,6 +15,7 @@
 #include "snapshot/lock.h"
 #include "snapshot/manifest.h"
 #include "snapshot/store.h"
+#include "tests/unit/packs.h"
 #include "tests/unit/unit.h"
 
 #include <errno.h>
@@ -270,6 +271,9 @@ static ssize_t read_at(struct view *v, struct node *n, void *fh, void *buf, size
 }
 
 /* The whole content of file @n, read in uneven pieces. */
+/* A pause between slurp's reads, in µs: gives the read-ahead worker time to get ahead. */
+static unsigned slurp_pause_us;
+
 static unsigned char *slurp(struct view *v, struct node *n, size_t *len)
 {
 	struct view_open o = {0};
@@ -288,6 +292,8 @@ static unsigned char *slurp(struct view *v, struct node *n, size_t *len)
 		if (r <= 0)
 			break;
 		got += (size_t)r;
+		if (slurp_pause_us)
+			usleep(slurp_pause_us);
 	}
 	v->ops->release(v->priv, n, o.fh);
 	*len = got;
@@ -406,7 +412,9 @@ static void test_uploads(void)
 
 	n = walk(&vb, "2025-10-01/uploads/clemence/2025/10/a.jpg", &st);
 	CHECK_INT(st.st_size, (long long)jpg_len);
+	slurp_pause_us = 20000; /* a reader slower than the worker, whatever the machine's load */
 	data = slurp(&vb, n, &len);
+	slurp_pause_us = 0;
 	CHECK_MSG(same(data, len, jpg, jpg_len), "a multi-chunk file reads back whole");
 	free(data);
 	backups_view_stats(vb.priv, &vs);
@@ -622,8 +630,7 @@ static void test_zoff_fallback(void)
 	const uint64_t *z;
 	struct store *st;
 	struct store_hash h[2];
-	char rel[96], path[512];
-	struct stat sb;
+	struct store_loc loc = {0};
 
 	CHECK_INT(store_open(state, NULL, &st, err, sizeof(err)), 0);
 	store_put(st, "one", 3, NULL, &h[0], err, sizeof(err));
@@ -638,13 +645,130 @@ static void test_zoff_fallback(void)
 	manifest_add_chunk_z(e, &h[1], 4, 1000);
 	CHECK_INT(backups_store_new(state, &s), 0);
 	CHECK_INT(backups_man_zoff(s, m, e, &z), 0);
-	store_chunk_relpath(&h[0], rel, sizeof(rel));
-	snprintf(path, sizeof(path), "%s/store/%s", state, rel);
-	stat(path, &sb);
-	CHECK_MSG(z[1] == (uint64_t)sb.st_size && z[2] == z[1] + 1000,
-		  "an unknown ZLEN is the chunk file's size");
+	CHECK_INT(chunk_loc(state, &h[0], &loc), 0);
+	CHECK_MSG(loc.zlen > 0 && z[1] == loc.zlen && z[2] == z[1] + 1000,
+		  "an unknown ZLEN is the size of the chunk's frame in its pack");
 	backups_man_put(m);
 	backups_store_free(s);
+}
+
+static bool keep_but(void *arg, const struct store_hash *h)
+{
+	return memcmp(arg, h, sizeof(*h)) != 0;
+}
+
+/* Read @path of the backups view as a whole: 0 and the bytes, or the first error. */
+static int read_whole(const char *path, unsigned char **out, size_t *len)
+{
+	struct node *n = walk(&vb, path, NULL);
+	struct view_open o = {0};
+	unsigned char *buf = NULL;
+	size_t cap = 0;
+	ssize_t r;
+	int ret;
+
+	*len = 0;
+	if (!n)
+		return -ENOENT;
+	ret = vb.ops->open(vb.priv, n, O_RDONLY, 0, 0, &o);
+	if (ret)
+		return ret;
+	do {
+		if (*len + 65536 > cap) {
+			cap = 2 * cap + 65536;
+			buf = realloc(buf, cap);
+		}
+		r = read_at(&vb, n, o.fh, (char *)buf + *len, 65536, (off_t)*len);
+		if (r > 0)
+			*len += (size_t)r;
+	} while (r > 0);
+	vb.ops->release(vb.priv, n, o.fh);
+	*out = buf;
+	if (r < 0)
+		free(buf);
+	return r < 0 ? (int)r : 0;
+}
+
+/*
+ * A sweep while mounted, as when it started while no file was open and a file was opened
+ * meanwhile (the daemon goes on without the lock then): the daemon's index, loaded before,
+ * still names the pack the sweep rewrote and removed. Reads of what is left must find the
+ * chunks in their new pack.
+ */
+static void test_sweep_while_mounted(void)
+{
+	const char *dumpf = "2025-10-01/db/clemence_db.sql.zst";
+	const char *jpgf = "2025-10-01/uploads/clemence/2025/10/a.jpg";
+	struct store_hash gone, first;
+	struct store_sweep_opts so = {.keep = keep_but, .arg = &gone, .min_dead = 0};
+	struct store_sweep_stats ss;
+	struct store_loc before, after;
+	struct view_open ho = {0};
+	struct node *held;
+	unsigned char *z0 = NULL, *z1 = NULL, *data = NULL;
+	size_t zlen0 = 0, zlen1 = 0, len;
+	struct store *st;
+
+	vb.ops->destroy(vb.priv);
+	CHECK_INT(vb.ops->init(&fs, &vb, &vb.priv, err, sizeof(err)), 0);
+	CHECK_INT(read_whole(dumpf, &z0, &zlen0), 0); /* loads the daemon's index */
+	held = walk(&vb, "2025-10-01/uploads/clemence/a-b", NULL);
+	CHECK_INT(vb.ops->open(vb.priv, held, O_RDONLY, 0, 0, &ho), 0);
+	CHECK_INT(store_hash_data(jpg, 65536, &first), 0);
+	CHECK_INT(chunk_loc(state, &first, &before), 0);
+	CHECK_INT(store_hash_data("ac\n", 3, &gone), 0);
+	CHECK_INT(store_open(state, NULL, &st, err, sizeof(err)), 0);
+	CHECK_MSG(store_sweep(st, &so, &ss, err, sizeof(err)) == 0, "sweep: %s", err);
+	store_close(st);
+	CHECK_MSG(ss.packs_rewritten == 1 && ss.chunks_removed == 1,
+		  "the sweep rewrote the pack of the dump (%u) without one chunk (%llu)",
+		  ss.packs_rewritten, (unsigned long long)ss.chunks_removed);
+	CHECK_MSG(!chunk_exists(state, &gone), "the chunk swept is gone");
+	CHECK_INT(chunk_loc(state, &first, &after), 0);
+	CHECK_MSG(strcmp(before.pack, after.pack) != 0, "the others are in a new pack");
+	CHECK_INT(read_whole(dumpf, &z1, &zlen1), 0);
+	CHECK_MSG(z0 && z1 && zlen1 == zlen0 && !memcmp(z0, z1, zlen0),
+		  "the dump reads the same from the pack its frames moved to");
+	CHECK_INT(read_whole(jpgf, &data, &len), 0);
+	CHECK_MSG(same(data, len, jpg, jpg_len), "so does a file");
+	free(data);
+	vb.ops->release(vb.priv, held, ho.fh);
+	CHECK_MSG(read_whole("2025-10-01/uploads/clemence/a.c", &data, &len) == -EIO,
+		  "a file whose chunk was swept away is an I/O error");
+	free(z0);
+	free(z1);
+}
+
+/* A dump or a file whose chunk the store lost is an I/O error, not a crash or a short read. */
+static void test_missing_chunk(void)
+{
+	const char *dumpf = "2025-10-02/db/clemence_db.sql.zst";
+	const char *jpgf = "2025-10-02/uploads/clemence/2025/10/a.jpg";
+	struct store_hash h[2];
+	struct store_loc loc;
+	unsigned char *data = NULL;
+	char path[512], saved[600];
+	size_t len;
+
+	CHECK_INT(store_hash_data(dump + 20000, 20000, &h[0]), 0); /* its 2nd chunk */
+	CHECK_INT(store_hash_data(jpg, 65536, &h[1]), 0);	   /* its 1st chunk */
+	for (int i = 0; i < 2; i++) {
+		CHECK_INT(chunk_loc(state, &h[i], &loc), 0);
+		pack_path(state, loc.pack, "idx", path, sizeof(path));
+		snprintf(saved, sizeof(saved), "%s.saved", path);
+		CHECK_INT(sh("cp -p %s %s", path, saved), 0);
+		CHECK_INT(chunk_forget(state, &h[i]), 0);
+		vb.ops->destroy(vb.priv);
+		CHECK_INT(vb.ops->init(&fs, &vb, &vb.priv, err, sizeof(err)), 0);
+		CHECK_MSG(read_whole(i ? jpgf : dumpf, &data, &len) == -EIO,
+			  "%s with a chunk missing from the store is an I/O error",
+			  i ? "a file" : "a dump");
+		CHECK_INT(rename(saved, path), 0);
+	}
+	vb.ops->destroy(vb.priv);
+	CHECK_INT(vb.ops->init(&fs, &vb, &vb.priv, err, sizeof(err)), 0);
+	CHECK_INT(read_whole(dumpf, &data, &len), 0);
+	free(data);
 }
 
 static void test_damaged(void)
@@ -729,6 +853,8 @@ int main(void)
 	test_lazy();
 	test_appear_and_prune();
 	test_zoff_fallback();
+	test_missing_chunk();
+	test_sweep_while_mounted();
 	test_damaged();
 	test_history();
 	vb.ops->destroy(vb.priv);

@@ -1,7 +1,8 @@
 /*
  * test_prune.c - prune on real stores in temp dirs, built with store_put and manifest_write: a
  * dry run changes nothing and says what a real run then does; the sweep removes exactly the
- * chunks no kept manifest names, stale temp files and dictionaries no kept chunk needs; an
+ * chunks no kept manifest names (packs with nothing live go whole, others are rewritten), stale
+ * temp files and dictionaries no kept chunk needs; a pack barely dead is kept and reported; an
  * unreadable manifest stops the sweep (in test_check.c); prune waits for a snapshot holding the
  * store lock while check runs beside it, and check waits for a sweep.
  */
@@ -36,10 +37,11 @@ static void test_prune_daily(void)
 	S = NULL;
 	/* 11 snapshots: 1 shared + 2 each; and the orphan */
 	CHECK_INT(chunks_in(dir), 1 + 22 + 1);
-	snprintf(path, sizeof(path), "%s/store/chunks/ab/tmp.old.1.1", dir);
+	CHECK_INT(packs_in(dir), 12); /* a pack per snapshot, and the orphan's */
+	snprintf(path, sizeof(path), "%s/store/packs/tmp.old.1.1", dir);
 	CHECK_INT(sh("echo x > '%s'", path), 0);
 	set_mtime_ago(path, 2 * 3600);
-	CHECK_INT(sh("echo x > '%s/store/chunks/cd/tmp.new.1.2'", dir), 0);
+	CHECK_INT(sh("echo x > '%s/store/packs/tmp.new.1.2'", dir), 0);
 	CHECK_INT(sh("echo x > '%s/store/snapshots/tmp.2026-01-01.9'", dir), 0);
 	set_mtime_ago(path, 2 * 3600);
 	snprintf(path, sizeof(path), "%s/store/snapshots/tmp.2026-01-01.9", dir);
@@ -53,6 +55,9 @@ static void test_prune_daily(void)
 	CHECK_INT(st.chunks, 24);
 	CHECK_INT(st.chunks_removed, 7 * 2 + 1);
 	CHECK_INT(st.tmp_removed, 2);
+	CHECK_INT(st.packs_removed, 7);	  /* 6 days' packs, and the orphan's: nothing live */
+	CHECK_INT(st.packs_rewritten, 1); /* the first day's: the shared chunk lives */
+	CHECK_INT(st.chunks_kept_dead, 0);
 	CHECK(st.swept);
 	CHECK(has(out, "remove  2026-02-20\n"));
 	CHECK(has(out, "keep    2026-02-27         daily\n"));
@@ -63,7 +68,8 @@ static void test_prune_daily(void)
 	free(out);
 	CHECK_INT(count("'%s/store/snapshots' -type f ! -name 'tmp.*'", dir), 11);
 	CHECK_INT(chunks_in(dir), 24);
-	CHECK(exists("%s/store/chunks/ab/tmp.old.1.1", dir));
+	CHECK_INT(packs_in(dir), 12);
+	CHECK(exists("%s/store/packs/tmp.old.1.1", dir));
 
 	/* The real run does what the dry run said. */
 	o.dry_run = false;
@@ -71,19 +77,24 @@ static void test_prune_daily(void)
 	CHECK_INT(st.snapshots_removed, 7);
 	CHECK_INT(st.chunks_removed, 15);
 	CHECK_INT(st.tmp_removed, 2);
+	CHECK_INT(st.packs_removed, 7);
+	CHECK_INT(st.packs_rewritten, 1);
 	CHECK(has(out, "removed 7 snapshots (4 kept), 15 chunks (of 24), 2 temp files, "));
-	CHECK(has(out, " bytes freed\n"));
+	CHECK(has(out, " bytes freed (1 pack rewritten)\n"));
 	free(out);
 	CHECK_INT(count("'%s/store/snapshots' -type f", dir), 4);
 	CHECK(exists("%s/store/snapshots/2026-02-27", dir));
 	CHECK(!exists("%s/store/snapshots/2026-02-26", dir));
 	CHECK_INT(chunks_in(dir), 1 + 4 * 2);
+	CHECK_INT(packs_in(dir), 4 + 1); /* the kept days', and the shared chunk's new one */
+	CHECK_INT(count("'%s/store/packs' -name '*.pack'", dir), 5);
+	CHECK(stored(dir, "shared content, the same every day\n"));
 	CHECK(stored(dir, "uploads of 2026-02-27\n"));
 	CHECK(!stored(dir, "uploads of 2026-02-26\n"));
 	CHECK(!stored(dir, "INSERT rows of 2026-02-20;\n"));
 	CHECK(!chunk_exists(dir, &orphan));
-	CHECK(!exists("%s/store/chunks/ab/tmp.old.1.1", dir));
-	CHECK(exists("%s/store/chunks/cd/tmp.new.1.2", dir));
+	CHECK(!exists("%s/store/packs/tmp.old.1.1", dir));
+	CHECK(exists("%s/store/packs/tmp.new.1.2", dir));
 	CHECK(!exists("%s/store/snapshots/tmp.2026-01-01.9", dir));
 
 	/* What is left is whole, and a second run has nothing to do. */
@@ -104,6 +115,89 @@ static void test_prune_daily(void)
 	CHECK(has(out, "no retention policy is set"));
 	CHECK(has(out, "keep    2026-02-27         no policy\n"));
 	CHECK_INT(st.snapshots_removed, 0);
+	free(out);
+	sh("rm -rf '%s'", dir);
+	free(dir);
+}
+
+/*
+ * A pack less than PRUNE_MIN_DEAD percent dead is not rewritten: its dead chunk stays, is
+ * reported, and check calls it unused; once enough of the pack is dead, it goes.
+ */
+static void test_prune_kept_dead(void)
+{
+	char *dir = new_state_dir(), *out = NULL, parts[20][256];
+	struct store_opts so = {.threads = 1};
+	struct prune_opts o = {.policy = {.keep_last = 1}};
+	struct prune_stats st;
+	struct check_stats cs;
+	struct manifest m;
+	struct manifest_entry *e;
+
+	CHECK_INT(store_open(dir, &so, &S, err, sizeof(err)), 0);
+	for (int i = 0; i < 20; i++) {
+		int k = snprintf(parts[i], sizeof(parts[i]), "part %d:", i);
+
+		for (; k < 250; k++) /* little to compress: each part is its own text */
+			parts[i][k] = (char)('a' + (unsigned)(k * 7 + i * 13 + k * k * i) % 26);
+		parts[i][250] = '\0';
+	}
+	/* Day 1: the big file and a tiny one, in one pack; day 2: the big file alone. */
+	for (int d = 1; d <= 2; d++) {
+		manifest_init(&m);
+		if (manifest_add(&m, 'f', "uploads/big", 0600, 0, 0, 0, 0, NULL, &e))
+			exit(1);
+		for (int i = 0; i < 20; i++) {
+			struct store_hash h = put(parts[i], NULL);
+
+			manifest_add_chunk(e, &h, strlen(parts[i]));
+		}
+		if (d == 1)
+			add_file(&m, "uploads/tiny", NULL, "tiny\n", NULL);
+		write_snap(dir, d == 1 ? "2026-03-01" : "2026-03-02", &m);
+	}
+	store_close(S);
+	S = NULL;
+	CHECK_INT(packs_in(dir), 1); /* day 2 wrote nothing new */
+
+	CHECK_INT(prune(dir, o, &st, &out), 0);
+	CHECK_INT(st.snapshots_removed, 1);
+	CHECK_INT(st.chunks_removed, 0);
+	CHECK_INT(st.chunks_kept_dead, 1);
+	CHECK(st.bytes_kept_dead > 0);
+	CHECK_INT(st.packs_rewritten + st.packs_removed, 0);
+	CHECK(has(out, "1 unneeded chunk (") &&
+	      has(out, ") stay in packs less than 10% unneeded; a later prune removes them\n"));
+	free(out);
+	CHECK(stored(dir, "tiny\n"));
+	CHECK_INT(check(dir, true, &cs, &out), 0);
+	CHECK(check_clean(&cs));
+	CHECK_INT(cs.unused, 1);
+	free(out);
+
+	/* Day 3 names half the big file: now half the pack is dead and it is rewritten. */
+	CHECK_INT(store_open(dir, &so, &S, err, sizeof(err)), 0);
+	manifest_init(&m);
+	if (manifest_add(&m, 'f', "uploads/big", 0600, 0, 0, 0, 0, NULL, &e))
+		exit(1);
+	for (int i = 0; i < 10; i++) {
+		struct store_hash h = put(parts[i], NULL);
+
+		manifest_add_chunk(e, &h, strlen(parts[i]));
+	}
+	write_snap(dir, "2026-03-03", &m);
+	store_close(S);
+	S = NULL;
+	CHECK_INT(prune(dir, o, &st, &out), 0);
+	CHECK_INT(st.chunks_removed, 11);
+	CHECK_INT(st.chunks_kept_dead, 0);
+	CHECK_INT(st.packs_rewritten, 1);
+	free(out);
+	CHECK_INT(chunks_in(dir), 10);
+	CHECK(!stored(dir, "tiny\n") && !stored(dir, parts[10]) && stored(dir, parts[9]));
+	CHECK_INT(check(dir, true, &cs, &out), 0);
+	CHECK(check_clean(&cs));
+	CHECK_INT(cs.unused, 0);
 	free(out);
 	sh("rm -rf '%s'", dir);
 	free(dir);
@@ -320,6 +414,7 @@ int main(void)
 {
 	test_no_store();
 	test_prune_daily();
+	test_prune_kept_dead();
 	test_dicts();
 	test_waits_for_snapshot();
 	UNIT_DONE();

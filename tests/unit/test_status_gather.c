@@ -1,14 +1,15 @@
 /*
  * test_status_gather.c - status_gather on a real store in a temp dir: two snapshots (the newest
- * incomplete, with its reason and figures), the chunk files' sizes and the dedup ratio, the
- * commits of today in a real bare repository (made with the git CLI), the event files; the
- * cache (a chunk directory whose mtime did not move is not read again, one whose mtime moved
- * is); and the text, JSON and Prometheus outputs carrying those facts.
+ * incomplete, with its reason and figures), the chunks the pack indexes name, the packs' sizes
+ * and the dedup ratio, the commits of today in a real bare repository (made with the git CLI),
+ * the event files; the cache (a packs/ directory whose mtime did not move is not read again,
+ * one whose mtime moved is); and the text, JSON and Prometheus outputs carrying those facts.
  */
 #include "snapshot/events.h"
 #include "snapshot/manifest.h"
 #include "snapshot/status.h"
 #include "snapshot/store.h"
+#include "tests/unit/packs.h"
 #include "tests/unit/unit.h"
 
 #include <errno.h>
@@ -38,26 +39,39 @@ static struct store_hash put(struct store *s, const char *text, uint64_t *len)
 	return h;
 }
 
+/* The size of chunk @h's frame in its pack. */
 static int64_t chunk_size(const struct store_hash *h)
 {
-	char rel[80], path[512];
-	struct stat sb;
+	struct store_loc loc;
 
-	store_chunk_relpath(h, rel, sizeof(rel));
-	snprintf(path, sizeof(path), "%s/store/%s", dir, rel);
-	return stat(path, &sb) ? -1 : (int64_t)sb.st_size;
+	return chunk_loc(dir, h, &loc) ? -1 : (int64_t)loc.zlen;
 }
 
-/* Every chunk directory's mtime in the past, always the same: the cache may trust them. */
+/* The mtime of packs/ in the past, always the same: the cache may trust it. */
 static void age_chunk_dirs(void)
 {
 	struct timespec ts[2] = {{.tv_sec = 1700000000}, {.tv_sec = 1700000000}};
 	char path[512];
 
-	for (int i = 0; i < 256; i++) {
-		snprintf(path, sizeof(path), "%s/store/chunks/%02x", dir, i);
-		utimensat(AT_FDCWD, path, ts, 0);
-	}
+	snprintf(path, sizeof(path), "%s/store/packs", dir);
+	utimensat(AT_FDCWD, path, ts, 0);
+}
+
+/* A pack of 2 bytes whose index names one chunk, as packs/0000000000000000.{pack,idx}. */
+static void add_pack(void)
+{
+	char path[600], line[128];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/store/packs/0000000000000000.pack", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	CHECK(fd >= 0 && write(fd, "zz", 2) == 2);
+	close(fd);
+	snprintf(path, sizeof(path), "%s/store/packs/0000000000000000.idx", dir);
+	snprintf(line, sizeof(line), "%s%064d 0 2\n", STORE_INDEX_HEADER, 0);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	CHECK(fd >= 0 && write(fd, line, strlen(line)) == (ssize_t)strlen(line));
+	close(fd);
 }
 
 static void commits(void)
@@ -159,6 +173,7 @@ int main(void)
 	CHECK_INT(st.logical_bytes, (l1 + l2) + (l1 + l3 + l2));
 	CHECK_INT(st.chunks, 3);
 	CHECK_INT(st.chunk_bytes, chunk_size(&h1) + chunk_size(&h2) + chunk_size(&h3));
+	CHECK(chunk_size(&h1) > 0 && chunk_size(&h2) > 0 && chunk_size(&h3) > 0);
 	CHECK(st.store_bytes >= st.chunk_bytes);
 	CHECK(st.dedup_ratio > 0 &&
 	      st.dedup_ratio == (double)st.logical_bytes / (double)st.chunk_bytes);
@@ -172,27 +187,17 @@ int main(void)
 	CHECK(!st.has_verify);
 	CHECK_INT(st.nproblems, 0);
 
-	/* the cache: old chunk directories are trusted, a moved mtime is read again */
+	/* the cache: an old packs/ is trusted, a moved mtime is read again */
 	age_chunk_dirs();
 	CHECK_INT(status_gather(&tab, &so, &st2, err, sizeof(err)), 0); /* fills the cache */
 	CHECK_INT(st2.chunks, 3);
-	snprintf(path, sizeof(path), "%s/store/chunks/00/%064d", dir, 0);
-	{
-		int fd = open(path, O_WRONLY | O_CREAT, 0600);
-
-		CHECK(fd >= 0 && write(fd, "zz", 2) == 2);
-		close(fd);
-	}
+	add_pack();
 	age_chunk_dirs(); /* the same old mtime: the cache still says 3 */
 	CHECK_INT(status_gather(&tab, &so, &st2, err, sizeof(err)), 0);
 	CHECK_INT(st2.chunks, 3);
+	snprintf(path, sizeof(path), "%s/store/packs/0000000000000000.idx", dir);
 	unlink(path);
-	{
-		int fd = open(path, O_WRONLY | O_CREAT, 0600); /* now the mtime moves */
-
-		CHECK(fd >= 0 && write(fd, "zz", 2) == 2);
-		close(fd);
-	}
+	add_pack(); /* now the mtime moves */
 	CHECK_INT(status_gather(&tab, &so, &st2, err, sizeof(err)), 0);
 	CHECK_INT(st2.chunks, 4);
 	CHECK_INT(st2.chunk_bytes, st.chunk_bytes + 2);
