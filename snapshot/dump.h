@@ -59,15 +59,19 @@
  *
  * Chunk boundaries (for the store's deduplication): the output is a sequence of chunks, each
  * ended by sink->cut(). A chunk ends after the header, after each table's DDL, after each
- * statement chosen below, at the end of each table, and after each later object. An INSERT
- * statement ends after a row when a hash of that row's dumped text (FNV-1a 64 over the bytes
- * "(...)", finalised with the splitmix64 mixer) falls below 2^64 * row_len / avg (avg =
- * DUMP_STMT_AVG): each row is a cut point with a probability proportional to its size, so a
- * statement holds about avg bytes, and a cut depends only on that row's content. A statement
- * also ends once it holds DUMP_STMT_MAX bytes (a single larger row makes one larger chunk) and
- * at the end of the table. An updated, inserted or deleted row therefore changes only the chunk
- * it falls in (or two, when the row itself is or was a cut point). The rule is part of the dump
- * format: changing it moves every boundary.
+ * row chosen below, at the end of each table, and after each later object. Each row is hashed
+ * (FNV-1a 64 over its dumped text "(...)", finalised with the splitmix64 mixer) and the hash h
+ * compared with 2^64 * row_len / avg: below it for avg = DUMP_CUT_AVG, a chunk ends after the
+ * row (the next chunk starts with the ",\n" before the next row); below it for avg =
+ * DUMP_STMT_AVG (a subset of those rows), the INSERT statement ends there too, with its ";\n".
+ * So each row is a cut point with a probability proportional to its size: chunks hold about
+ * DUMP_CUT_AVG bytes (small, so that about 1% of rows changing scattered over a table touches
+ * few of them) while statements stay DUMP_STMT_AVG long (fewer for the server to parse on a
+ * restore), and every boundary depends only on that row's content. A statement also ends once
+ * it holds DUMP_STMT_MAX bytes (a single larger row makes one larger chunk) and at the end of
+ * the table. An updated, inserted or deleted row therefore changes only the chunk it falls in
+ * (or two, when the row itself is or was a cut point). The rule is part of the dump format:
+ * changing it moves every boundary.
  *
  * Parallelism and memory: up to DUMP_JOBS_MAX connections dump tables in name order, each
  * table produced in full by one worker. The table at the head of the output order is written
@@ -86,6 +90,7 @@
 
 #include "mountpoints/mtab.h"
 
+#define DUMP_CUT_AVG (4u * 1024)     /* average dump chunk size aimed at */
 #define DUMP_STMT_AVG (16u * 1024)   /* average INSERT statement size aimed at */
 #define DUMP_STMT_MAX (1024u * 1024) /* a statement ends once it holds this much */
 #define DUMP_JOBS_DEFAULT 4u
@@ -148,5 +153,8 @@ int dump_connect(const struct mtab_database *db, const char *schema, struct st_m
 
 /* The rule above for one row's text: does a statement end after it? For tests and re-use. */
 bool dump_row_ends_stmt(const void *row, size_t len);
+
+/* The rule above for one row's text: does a chunk end after it (true whenever a statement does)? */
+bool dump_row_ends_chunk(const void *row, size_t len);
 
 #endif

@@ -217,11 +217,20 @@ static uint64_t row_hash(const unsigned char *p, size_t n)
 	return h;
 }
 
+/* Does a row of @len bytes hashing to @h end a run of about @avg bytes? */
+static bool ends(uint64_t h, size_t len, uint64_t avg)
+{
+	return len >= avg || h < (UINT64_MAX / avg) * len;
+}
+
 bool dump_row_ends_stmt(const void *row, size_t len)
 {
-	if (len >= DUMP_STMT_AVG)
-		return true;
-	return row_hash(row, len) < (UINT64_MAX / DUMP_STMT_AVG) * len;
+	return ends(row_hash(row, len), len, DUMP_STMT_AVG);
+}
+
+bool dump_row_ends_chunk(const void *row, size_t len)
+{
+	return ends(row_hash(row, len), len, DUMP_CUT_AVG);
 }
 
 static int add_hex(struct dbuf *b, const unsigned char *s, size_t n)
@@ -306,8 +315,9 @@ static int stream_rows(MYSQL *m, const char *db, const char *name, const struct 
 		       uint64_t *nrows, char *err, size_t errlen)
 {
 	struct dbuf *b = &o->buf;
-	size_t stmt_start = 0, row_start, i;
+	size_t stmt_len = 0, start, row_start, i; /* stmt_len: bytes of the statement so far */
 	bool in_stmt = false;
+	uint64_t h;
 	unsigned long *len;
 	MYSQL_RES *res;
 	MYSQL_ROW row;
@@ -325,8 +335,9 @@ static int stream_rows(MYSQL *m, const char *db, const char *name, const struct 
 	}
 	while ((row = mysql_fetch_row(res))) {
 		len = mysql_fetch_lengths(res);
+		start = b->len;
 		if (!in_stmt) {
-			stmt_start = b->len;
+			stmt_len = 0;
 			rc = dbuf_add(b, ins->p, ins->len);
 			in_stmt = true;
 		} else {
@@ -341,12 +352,17 @@ static int stream_rows(MYSQL *m, const char *db, const char *name, const struct 
 		if (rc)
 			goto fail;
 		(*nrows)++;
-		if (dump_row_ends_stmt(b->p + row_start, b->len - row_start) ||
-		    b->len - stmt_start >= DUMP_STMT_MAX) {
+		stmt_len += b->len - start;
+		h = row_hash((const unsigned char *)b->p + row_start, b->len - row_start);
+		if (ends(h, b->len - row_start, DUMP_STMT_AVG) || stmt_len >= DUMP_STMT_MAX) {
 			rc = dbuf_add(b, ";\n", 2) ?: dout_cut(o);
 			if (rc)
 				goto fail;
 			in_stmt = false;
+		} else if (ends(h, b->len - row_start, DUMP_CUT_AVG)) {
+			rc = dout_cut(o); /* a chunk ends inside the statement */
+			if (rc)
+				goto fail;
 		}
 	}
 	if (mysql_errno(m)) {
