@@ -305,11 +305,11 @@ static int run(const struct mtab_database *db, const struct mtab *tab, const cha
 	}
 	record(tab, db, EVENT_OK, st.load_s + st.swap_s, "restored from %s: %llu tables, %llu rows",
 	       source, (unsigned long long)st.tables, (unsigned long long)st.rows);
-	printf(P "db/%s restored from %s: %llu tables, %llu rows, %llu views, routines, triggers "
-		 "and events; %.1f MiB of SQL in %.2f s (load %.2f s on %u connections, swap "
-		 "%.2f s)\n",
+	printf(P "db/%s restored from %s: %llu tables, %llu rows (%llu through LOAD DATA), %llu "
+		 "views, routines, triggers and events; %.1f MiB of SQL in %.2f s (load %.2f s on "
+		 "%u connections, swap %.2f s)\n",
 	       db->name, source, (unsigned long long)st.tables, (unsigned long long)st.rows,
-	       (unsigned long long)st.objects, (double)st.bytes_sql / (1 << 20),
+	       (unsigned long long)st.rows_loaded, (unsigned long long)st.objects, (double)st.bytes_sql / (1 << 20),
 	       st.load_s + st.swap_s, st.load_s, st.connections, st.swap_s);
 	if (snapshot)
 		printf(P "the state before is snapshot %s (statefs restore %s db/%s undoes it)\n",

@@ -211,6 +211,7 @@ static int setup(struct restore *r)
 		if (rc)
 			return restore_fail(r, rc, "a loading connection: %s", msg);
 		r->w[i].id = mysql_thread_id(r->w[i].m);
+		restore_fast_attach(&r->w[i]);
 	}
 	return restore_workers_start(r);
 }
@@ -238,9 +239,11 @@ static void destroy(struct restore *r)
 {
 	unsigned i;
 
-	for (i = 0; i < r->nw; i++)
+	for (i = 0; i < r->nw; i++) {
 		if (r->w[i].m)
 			mysql_close(r->w[i].m);
+		restore_fast_free(&r->w[i]);
+	}
 	if (r->coord)
 		mysql_close(r->coord); /* releases GET_LOCK */
 	restore_jobs_free(r);
@@ -332,8 +335,10 @@ int restore_db_finish(struct restore *r, struct restore_stats *stats, char *err,
 	st.bytes_sql = r->bytes_sql;
 	st.statements = r->nstmts;
 	st.connections = r->nw;
-	for (i = 0; i < r->nw; i++)
+	for (i = 0; i < r->nw; i++) {
 		st.rows += r->w[i].rows;
+		st.rows_loaded += r->w[i].rows_loaded;
+	}
 	st.load_s = r->t_loaded - r->t0;
 	if (rc) {
 		snprintf(err, errlen, "%s", r->msg);

@@ -15,6 +15,37 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*
+ * The SETs a statefs dump starts with (snapshot/dump_schema.c), in order. Its rows may go
+ * through LOAD DATA (load_fast.c) only while the session state is exactly the one they set:
+ * names utf8mb4, time zone +00:00, an sql_mode without NO_BACKSLASH_ESCAPES or strictness.
+ */
+static const char *const header_sets[] = {
+    "SET @OLD_CHARACTER_SET_CLIENT=@@CHARACTER_SET_CLIENT",
+    "SET @OLD_CHARACTER_SET_RESULTS=@@CHARACTER_SET_RESULTS",
+    "SET @OLD_COLLATION_CONNECTION=@@COLLATION_CONNECTION",
+    "SET NAMES utf8mb4",
+    "SET @OLD_TIME_ZONE=@@TIME_ZONE",
+    "SET TIME_ZONE='+00:00'",
+    "SET @OLD_UNIQUE_CHECKS=@@UNIQUE_CHECKS, UNIQUE_CHECKS=0",
+    "SET @OLD_FOREIGN_KEY_CHECKS=@@FOREIGN_KEY_CHECKS, FOREIGN_KEY_CHECKS=0",
+    "SET @OLD_SQL_MODE=@@SQL_MODE, SQL_MODE='NO_AUTO_VALUE_ON_ZERO'",
+    "SET @OLD_SQL_NOTES=@@SQL_NOTES, SQL_NOTES=0",
+};
+#define NHEADER ((int)(sizeof(header_sets) / sizeof(header_sets[0])))
+
+/* A SET: the next of the header's, or the end of the header's state for good. */
+static void header_set(struct restore *r, const struct sqlsplit_stmt *st)
+{
+	const char *want = r->header >= 0 && r->header < NHEADER ? header_sets[r->header] : NULL;
+	bool ours = r->nhead >= 11 && !memcmp(r->head, "-- statefs ", 11);
+
+	if (ours && want && st->len == strlen(want) && !memcmp(st->sql, want, st->len))
+		r->header++;
+	else
+		r->header = -1;
+}
+
 static struct rtable *table_find(struct restore *r, const char *name)
 {
 	for (struct rtable *t = r->tables; t; t = t->next)
@@ -22,6 +53,8 @@ static struct rtable *table_find(struct restore *r, const char *name)
 			return t;
 	return NULL;
 }
+
+static int flush_create(struct restore *r);
 
 /* The end of a table's part: its deferred keys, once all its rows are in. */
 static int part_end(struct restore *r)
@@ -31,8 +64,9 @@ static int part_end(struct restore *r)
 	struct rstmt *s;
 	int rc;
 
-	if (!t || !t->alter)
-		return 0;
+	rc = flush_create(r);
+	if (rc || !t || !t->alter)
+		return rc;
 	st = (struct sqlsplit_stmt){t->alter, t->alter_len, t->alter_number, t->alter_line};
 	s = restore_stmt_copy(&st);
 	free(t->alter);
@@ -90,7 +124,11 @@ static int job_for(struct restore *r, bool chunk)
 	return restore_job_new(r, t, true, t->barrier);
 }
 
-/* A CREATE TABLE, without its plain secondary keys when they can be built after the rows. */
+/*
+ * A CREATE TABLE, without its plain secondary keys when they can be built after the rows. Which
+ * of the two runs waits for a sample of its rows (flush_create): the keys are left out only
+ * when they are narrow.
+ */
 static int add_create(struct restore *r, const struct sqlsplit_stmt *st,
 		      const struct restore_stmt *c)
 {
@@ -100,30 +138,99 @@ static int add_create(struct restore *r, const struct sqlsplit_stmt *st,
 	char *create;
 	int rc = 0;
 
+	t->cols = restore_tsv_cols(st->sql, st->len); /* NULL: INSERTs as they are */
 	if (c->has_pk)
 		rc = restore_defer_keys(st->sql, st->len, c->name, &create, &mod.len, &t->alter,
 					&t->alter_len);
 	if (rc < 0)
 		return restore_fail(r, rc, "out of memory");
+	s = restore_stmt_copy(st);
+	if (!s || !rc)
+		return s ? restore_job_add(r, s) : restore_fail(r, -ENOMEM, "out of memory");
+	mod.sql = create;
+	t->alter_number = st->number;
+	t->alter_line = st->line;
+	t->create_full = s;
+	t->create_lean = restore_stmt_copy(&mod);
+	free(create);
+	return t->create_lean ? 0 : restore_fail(r, -ENOMEM, "out of memory");
+}
+
+/* Rows of the current table into its jobs: a chunk of its own where the table allows. */
+static int route_rows(struct restore *r, struct rstmt *s, bool rows)
+{
+	int rc = job_for(r, rows && r->cur->has_pk && r->cur->created);
+
 	if (rc) {
-		mod.sql = create;
-		t->alter_number = st->number;
-		t->alter_line = st->line;
+		free(s);
+		return rc;
 	}
-	s = restore_stmt_copy(&mod);
-	if (rc)
-		free(create);
-	if (!s)
-		return restore_fail(r, -ENOMEM, "out of memory");
 	return restore_job_add(r, s);
 }
 
-static int add(struct restore *r, const struct sqlsplit_stmt *st)
+/*
+ * The CREATE kept by add_create, and the rows held back meanwhile (at most
+ * RESTORE_DEFER_SAMPLE bytes: the sample). Building the keys after the rows reads the whole
+ * table once more: worth it where inserting into them costs more, with many narrow rows
+ * (measured: WordPress's postmeta and comments, about 100 and 300 bytes a row, load in 60% of
+ * the time; its posts, about 3 KB a row, in 170%). So the keys stay out only when the sample's
+ * rows are under RESTORE_DEFER_ROW_MAX bytes on average.
+ */
+static int flush_create(struct restore *r)
+{
+	struct rtable *t = r->cur;
+	struct rstmt *s;
+	bool lean;
+	int rc;
+
+	if (!t || !t->create_full)
+		return 0;
+	lean = t->sample_rows && t->sample_bytes / t->sample_rows < RESTORE_DEFER_ROW_MAX;
+	s = lean ? t->create_lean : t->create_full;
+	free(lean ? t->create_full : t->create_lean);
+	t->create_full = t->create_lean = NULL;
+	if (!lean) {
+		free(t->alter);
+		t->alter = NULL;
+	}
+	rc = restore_job_add(r, s);
+	while (!rc && (s = t->sample)) {
+		t->sample = s->next;
+		s->next = NULL;
+		rc = route_rows(r, s, true);
+	}
+	return rc;
+}
+
+/* Rows: held back while the CREATE waits (flush_create), else into the table's jobs. */
+static int add_rows(struct restore *r, const struct sqlsplit_stmt *st, bool fast)
+{
+	struct rtable *t = r->cur;
+	struct rstmt *s = restore_stmt_copy(st), **tail;
+	const char *p, *e;
+
+	if (!s)
+		return restore_fail(r, -ENOMEM, "out of memory");
+	s->fast = fast;
+	if (!t->create_full)
+		return route_rows(r, s, true);
+	for (tail = &t->sample; *tail; tail = &(*tail)->next)
+		;
+	*tail = s;
+	t->sample_rows++;
+	for (p = st->sql, e = st->sql + st->len; (p = memmem(p, (size_t)(e - p), "),\n(", 4)); p += 4)
+		t->sample_rows++;
+	t->sample_bytes += st->len;
+	return t->sample_bytes < RESTORE_DEFER_SAMPLE ? 0 : flush_create(r);
+}
+
+static int add(struct restore *r, const struct sqlsplit_stmt *st, bool fast)
 {
 	struct rstmt *s = restore_stmt_copy(st);
 
 	if (!s)
 		return restore_fail(r, -ENOMEM, "out of memory");
+	s->fast = fast;
 	return restore_job_add(r, s);
 }
 
@@ -142,15 +249,18 @@ static int on_stmt(void *arg, const struct sqlsplit_stmt *st)
 				    (unsigned long long)st->number, (unsigned long long)st->line,
 				    msg);
 	same = r->cur && !strcmp(r->cur->name, c.name);
+	if (!(same && c.kind == RESTORE_STMT_ROWS) && (rc = flush_create(r)))
+		return rc;
 	switch (c.kind) {
 	case RESTORE_STMT_SET:
 		/*
 		 * In the job that runs it (opened first: the job it ends must not count it in
 		 * its prelude_end), and in the prelude for the other loaders.
 		 */
+		header_set(r, st);
 		rc = r->cur ? job_for(r, false) : 0;
 		rc = rc ?: restore_prelude_add(r, st) ?: restore_script_add(r, st);
-		return rc ?: r->cur ? add(r, st) : 0;
+		return rc ?: r->cur ? add(r, st, false) : 0;
 	case RESTORE_STMT_TABLE_DROP:
 	case RESTORE_STMT_TABLE_CREATE:
 		/* the CREATE right after its DROP stays in the DROP's part */
@@ -158,7 +268,7 @@ static int on_stmt(void *arg, const struct sqlsplit_stmt *st)
 		      r->cur->njobs == 1))
 			rc = part_new(r, st, c.name);
 		if (rc || c.kind != RESTORE_STMT_TABLE_CREATE)
-			return rc ?: add(r, st);
+			return rc ?: add(r, st, false);
 		r->cur->created = true;
 		r->cur->has_pk = c.has_pk;
 		return add_create(r, st, &c);
@@ -171,8 +281,10 @@ static int on_stmt(void *arg, const struct sqlsplit_stmt *st)
 					    "dump",
 					    (unsigned long long)st->number,
 					    (unsigned long long)st->line, c.name);
-		rc = job_for(r, c.kind == RESTORE_STMT_ROWS && r->cur->has_pk && r->cur->created);
-		return rc ?: add(r, st);
+		if (c.kind == RESTORE_STMT_ROWS)
+			return add_rows(r, st, r->cur->cols && r->header == NHEADER);
+		rc = job_for(r, false);
+		return rc ?: add(r, st, false);
 	case RESTORE_STMT_SKIP:
 		return 0;
 	case RESTORE_STMT_OBJECT:

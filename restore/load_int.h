@@ -28,15 +28,19 @@
 #include "restore/load.h"
 #include "restore/sqlsplit.h"
 #include "restore/stmt.h"
+#include "restore/tsv.h"
 
 #define RESTORE_PRELUDE_MAX (4u << 20) /* bytes of SET statements kept for the prelude */
 #define RESTORE_MSG_MAX 1024
+#define RESTORE_DEFER_ROW_MAX 1024u      /* keys are built after rows narrower than this */
+#define RESTORE_DEFER_SAMPLE (1u << 20) /* bytes of rows that tell how wide they are */
 #define RESTORE_QUOTED (2 * RESTORE_NAME_MAX + 3) /* a name quoted, doubled quotes included */
 
 struct rstmt {
 	struct rstmt *next;
 	uint64_t number, line;
 	size_t len;
+	bool fast;  /* rows that may go through LOAD DATA (load_fast.c) */
 	char sql[]; /* NUL-terminated */
 };
 
@@ -49,6 +53,10 @@ struct rtable {
 	char *alter; /* its secondary keys, added after its rows (restore_defer_keys) */
 	size_t alter_len;
 	uint64_t alter_number, alter_line; /* its CREATE's */
+	struct tsv_cols *cols;		   /* its columns, if its rows may go through LOAD DATA */
+	struct rstmt *create_full, *create_lean; /* its CREATE with and without the keys */
+	struct rstmt *sample;			 /* rows held back until it is chosen */
+	size_t sample_bytes, sample_rows;
 	char name[];
 };
 
@@ -73,7 +81,13 @@ struct rworker {
 	unsigned long id; /* the server's connection id, for KILL QUERY */
 	bool busy;	  /* running a job */
 	size_t applied;	  /* prelude statements run on this connection */
-	uint64_t rows;
+	uint64_t rows, rows_loaded;
+	/* load_fast.c */
+	bool nofast;	 /* the server refused LOAD DATA LOCAL: INSERTs only */
+	bool uc_forced;	 /* unique_checks is 1 for a LOAD, where the dump's SETs left 0 */
+	bool feed_armed; /* a LOAD was sent: its data may be asked for once */
+	size_t feed_pos;
+	struct tsv_buf tsv, load_sql;
 };
 
 enum input { IN_UNKNOWN, IN_PLAIN, IN_ZSTD };
@@ -103,6 +117,7 @@ struct restore {
 	char tail[64];
 	size_t ntail;
 	uint64_t bytes_in, bytes_sql, nstmts;
+	int header; /* the statefs header's SETs seen in order; -1 once any other SET came */
 	struct rtable *tables, *cur;
 	struct rjob *open;
 	FILE *script; /* SETs and object statements, in order, for after the load */
@@ -142,10 +157,20 @@ int restore_job_add(struct restore *r, struct rstmt *s); /* to the open job; tak
 void restore_job_close(struct restore *r);
 int restore_prelude_add(struct restore *r, const struct sqlsplit_stmt *st);
 int restore_script_add(struct restore *r, const struct sqlsplit_stmt *st);
+/* Run one statement of a job on @w (r->mu not held); a failure is recorded. */
+int restore_run_stmt(struct restore *r, struct rworker *w, const struct rstmt *s);
 int restore_workers_start(struct restore *r);
 int restore_workers_wait(struct restore *r);  /* input done; all jobs run; threads joined */
 void restore_workers_stop(struct restore *r); /* on failure: kill queries, join */
 void restore_jobs_free(struct restore *r);
+
+/* load_fast.c */
+void restore_fast_attach(struct rworker *w); /* serve LOAD DATA LOCAL from memory */
+/* j->head is fast: take the run of fast statements, load it. Called and returns with r->mu. */
+int restore_fast_run(struct restore *r, struct rworker *w, struct rjob *j);
+/* Give the session back the dump's state before any other statement. */
+int restore_fast_leave(struct restore *r, struct rworker *w);
+void restore_fast_free(struct rworker *w);
 
 /* load_swap.c: after the load */
 int restore_swap(struct restore *r, struct restore_stats *st, char *err, size_t errlen);

@@ -24,6 +24,7 @@ struct rstmt *restore_stmt_copy(const struct sqlsplit_stmt *st)
 	s->number = st->number;
 	s->line = st->line;
 	s->len = st->len;
+	s->fast = false;
 	memcpy(s->sql, st->sql, st->len + 1);
 	return s;
 }
@@ -169,8 +170,7 @@ int restore_script_add(struct restore *r, const struct sqlsplit_stmt *st)
 	return 0;
 }
 
-/* Run one statement of a job; the lock is not held. */
-static int run(struct restore *r, struct rworker *w, const struct rstmt *s)
+int restore_run_stmt(struct restore *r, struct rworker *w, const struct rstmt *s)
 {
 	char msg[RESTORE_MSG_MAX];
 	int rc;
@@ -194,7 +194,7 @@ static void run_job(struct restore *r, struct rworker *w, struct rjob *j)
 	while (!r->rc && w->applied < j->prelude_start) {
 		s = r->prelude[w->applied];
 		pthread_mutex_unlock(&r->mu);
-		ok = !run(r, w, s);
+		ok = !restore_run_stmt(r, w, s);
 		pthread_mutex_lock(&r->mu);
 		if (!ok)
 			break;
@@ -206,11 +206,15 @@ static void run_job(struct restore *r, struct rworker *w, struct rjob *j)
 		s = j->head;
 		if (r->rc || !s)
 			break;
+		if (s->fast && !w->nofast) {
+			ok = !restore_fast_run(r, w, j);
+			continue;
+		}
 		j->head = s->next;
 		if (!j->head)
 			j->tail = NULL;
 		pthread_mutex_unlock(&r->mu);
-		ok = !run(r, w, s);
+		ok = !restore_fast_leave(r, w) && !restore_run_stmt(r, w, s);
 		pthread_mutex_lock(&r->mu);
 		r->queued -= s->len;
 		pthread_cond_broadcast(&r->space);
@@ -219,7 +223,7 @@ static void run_job(struct restore *r, struct rworker *w, struct rjob *j)
 	if (!r->rc) {
 		w->applied = j->prelude_end;
 		pthread_mutex_unlock(&r->mu);
-		if (mysql_commit(w->m)) /* in case the dump turned autocommit off */
+		if (!restore_fast_leave(r, w) && mysql_commit(w->m)) /* in case of autocommit off */
 			restore_fail(r, restore_mysql_errno(w->m), "COMMIT: %s", mysql_error(w->m));
 		pthread_mutex_lock(&r->mu);
 	}
@@ -347,6 +351,13 @@ void restore_jobs_free(struct restore *r)
 	while ((t = r->tables)) {
 		r->tables = t->next;
 		free(t->alter);
+		restore_tsv_cols_free(t->cols);
+		free(t->create_full);
+		free(t->create_lean);
+		while ((s = t->sample)) {
+			t->sample = s->next;
+			free(s);
+		}
 		free(t);
 	}
 	for (i = 0; i < r->nprelude; i++)
