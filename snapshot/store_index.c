@@ -18,14 +18,23 @@
 #include <time.h>
 #include <unistd.h>
 
-#define INDEX_LIMIT (1ull << 32) /* largest index file read */
 
+/*
+ * The table: linear probing over any capacity (not only powers of two, so that it can be sized
+ * to what the indexes hold), at most 7/8 full, the home slot by "fastrange" on the first 32
+ * bits of the hash (a SHA-256 is uniform already).
+ */
 static size_t slot_of(const struct store_hash *h, size_t cap)
 {
-	uint64_t v;
+	uint32_t v;
 
-	memcpy(&v, h->b, sizeof(v)); /* a SHA-256 is uniform already */
-	return (size_t)v & (cap - 1);
+	memcpy(&v, h->b, sizeof(v));
+	return (size_t)(((uint64_t)v * cap) >> 32);
+}
+
+static size_t next(size_t i, size_t cap)
+{
+	return i + 1 == cap ? 0 : i + 1;
 }
 
 static struct ixent *probe(struct ixent *tab, size_t cap, const struct store_hash *h)
@@ -33,19 +42,29 @@ static struct ixent *probe(struct ixent *tab, size_t cap, const struct store_has
 	size_t i = slot_of(h, cap);
 
 	while (tab[i].zlen && memcmp(&tab[i].h, h, sizeof(*h)))
-		i = (i + 1) & (cap - 1);
+		i = next(i, cap);
 	return &tab[i];
 }
 
+/* Capacity for @n entries (and a little room), at most 7/8 full; the table holds 2^32 at most. */
+static size_t cap_for(size_t n)
+{
+	size_t cap = n + n / 7 + 64;
+
+	return cap > UINT32_MAX ? UINT32_MAX : cap;
+}
+
+/* Make room for one more entry than @n, to about 1.5 times what it needs when it grows. */
 static int grow(struct ixent **tab, size_t *cap, size_t n)
 {
-	size_t ncap = *cap ? *cap : 1024;
+	size_t ncap;
 	struct ixent *nt;
 
-	if ((n + 1) * 4 <= *cap * 3)
+	if ((n + 1) * 8 <= *cap * 7)
 		return 0;
-	while ((n + 1) * 4 > ncap * 3)
-		ncap *= 2;
+	ncap = cap_for((n + 1) + (n + 1) / 2);
+	if ((n + 1) * 8 > ncap * 7)
+		return -ENOMEM; /* 2^32 slots */
 	nt = calloc(ncap, sizeof(*nt));
 	if (!nt)
 		return -ENOMEM;
@@ -192,59 +211,93 @@ static bool index_name(const char *name, char out[17])
 	return true;
 }
 
-/* Read packs/@name (an index) into @l. A damaged index is skipped: 0 with *skipped set. */
-static int load_index(struct store *s, int dfd, const char *name, struct loading *l,
-		      bool *skipped)
+#define READ_BLOCK (1u << 20) /* an index is read and parsed a MiB at a time */
+
+/* Parse the index open as @fd into @l, a block at a time. 0, -EINVAL (damaged), or -errno. */
+static int parse_stream(int fd, struct loading *l)
 {
 	const size_t hlen = sizeof(STORE_INDEX_HEADER) - 1;
-	struct loading save = *l;
-	unsigned char *buf;
-	size_t len, bad;
-	int ret;
+	size_t have = 0, used;
+	bool header = false;
+	char *buf = malloc(READ_BLOCK);
+	int ret = 0;
 
-	(void)s;
-	*skipped = false;
-	ret = store_read_file(dfd, name, INDEX_LIMIT, &buf, &len);
-	if (ret == -ENOENT)
-		return 0;
-	if (ret == -EFBIG) {
-		*skipped = true;
-		return 0;
-	}
-	if (ret)
-		return ret;
-	if (len < hlen || memcmp(buf, STORE_INDEX_HEADER, hlen)) {
-		*skipped = true;
-	} else {
-		ret = store_index_parse((const char *)buf + hlen, len - hlen, load_line, l, &bad);
-		if (ret == -EINVAL) {
-			/* Forget what this index added: its lines cannot all be trusted. */
-			for (size_t i = 0; i < l->cap; i++)
-				if (l->tab[i].zlen && l->tab[i].pack == l->pack)
-					l->tab[i].zlen = 0;
-			l->n = save.n;
-			/* Re-insert what the emptied slots broke: rebuild at the same size. */
-			{
-				struct ixent *old = l->tab;
-				size_t cap = l->cap;
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		ssize_t n = read(fd, buf + have, READ_BLOCK - have);
+		const char *nl;
 
-				l->tab = calloc(cap, sizeof(*l->tab));
-				if (!l->tab) {
-					l->tab = old;
-					free(buf);
-					return -ENOMEM;
-				}
-				for (size_t i = 0; i < cap; i++)
-					if (old[i].zlen)
-						*probe(l->tab, cap, &old[i].h) = old[i];
-				free(old);
-			}
-			*skipped = true;
-			ret = 0;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = -errno;
+			break;
 		}
+		have += (size_t)n;
+		if (!header) {
+			if (have < hlen && n > 0)
+				continue;
+			if (have < hlen || memcmp(buf, STORE_INDEX_HEADER, hlen)) {
+				ret = -EINVAL;
+				break;
+			}
+			memmove(buf, buf + hlen, have - hlen);
+			have -= hlen;
+			header = true;
+		}
+		/* Whole lines only; at the end of the file, what is left must be whole too. */
+		nl = have ? memrchr(buf, '\n', have) : NULL;
+		used = n == 0 ? have : nl ? (size_t)(nl - buf) + 1 : 0;
+		if (n > 0 && !used && have == READ_BLOCK) {
+			ret = -EINVAL; /* a line of a MiB */
+			break;
+		}
+		ret = store_index_parse(buf, used, load_line, l, NULL);
+		if (ret || n == 0)
+			break;
+		memmove(buf, buf + used, have - used);
+		have -= used;
 	}
 	free(buf);
 	return ret;
+}
+
+/* Read packs/@name (an index) into @l. A damaged index is skipped: 0 with *skipped set. */
+static int load_index(int dfd, const char *name, struct loading *l, bool *skipped)
+{
+	size_t n0 = l->n;
+	int fd, ret;
+
+	*skipped = false;
+	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	ret = parse_stream(fd, l);
+	close(fd);
+	if (ret != -EINVAL)
+		return ret;
+	/* Forget what this index added: its lines cannot all be trusted. */
+	*skipped = true;
+	if (l->n == n0)
+		return 0;
+	{
+		struct ixent *old = l->tab;
+		size_t cap = l->cap;
+
+		/* Rebuild at the same size: emptied slots would break other entries' probe runs. */
+		l->tab = calloc(cap, sizeof(*l->tab));
+		if (!l->tab) {
+			l->tab = old;
+			return -ENOMEM;
+		}
+		for (size_t i = 0; i < cap; i++)
+			if (old[i].zlen && old[i].pack != l->pack)
+				*probe(l->tab, cap, &old[i].h) = old[i];
+		free(old);
+		l->n = n0;
+	}
+	return 0;
 }
 
 int store_index_load(struct store *s, char *err, size_t errlen)
@@ -290,6 +343,24 @@ int store_index_load(struct store *s, char *err, size_t errlen)
 		store_msg(err, errlen, "store: opening packs: %s", strerror(-ret));
 		return ret;
 	}
+	/* Size the table once, from the indexes' sizes (a line is at least 69 bytes). */
+	{
+		uint64_t bytes = 0;
+		char name[17];
+
+		while ((de = readdir(dir)))
+			if (index_name(de->d_name, name) &&
+			    !fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW))
+				bytes += (uint64_t)st.st_size;
+		rewinddir(dir);
+		l.cap = cap_for((size_t)(bytes / 69));
+		l.tab = calloc(l.cap, sizeof(*l.tab));
+		if (!l.tab) {
+			closedir(dir);
+			store_msg(err, errlen, "store: out of memory");
+			return -ENOMEM;
+		}
+	}
 	while ((de = readdir(dir))) {
 		char name[17], pname[32];
 		bool skipped;
@@ -312,7 +383,7 @@ int store_index_load(struct store *s, char *err, size_t errlen)
 			packcap = ncap;
 		}
 		l.pack = (uint32_t)npacks;
-		ret = load_index(s, dirfd(dir), de->d_name, &l, &skipped);
+		ret = load_index(dirfd(dir), de->d_name, &l, &skipped);
 		if (ret)
 			break;
 		memcpy(packs[npacks].name, name, sizeof(name));
@@ -327,7 +398,7 @@ int store_index_load(struct store *s, char *err, size_t errlen)
 		return ret;
 	}
 swap:
-	if (!l.tab && grow(&l.tab, &l.cap, 0)) {
+	if (!l.tab && grow(&l.tab, &l.cap, 0)) { /* an empty store */
 		free(packs);
 		store_msg(err, errlen, "store: out of memory");
 		return -ENOMEM;
@@ -407,10 +478,11 @@ void store_index_del(struct store *s, const struct store_hash *h)
 	s->tab[i].zlen = 0;
 	s->n--;
 	/* Backward-shift deletion: move up entries whose probe run crossed slot i. */
-	for (j = (i + 1) & (s->cap - 1); s->tab[j].zlen; j = (j + 1) & (s->cap - 1)) {
+	for (j = next(i, s->cap); s->tab[j].zlen; j = next(j, s->cap)) {
 		size_t home = slot_of(&s->tab[j].h, s->cap);
 
-		if (((j - home) & (s->cap - 1)) >= ((j - i) & (s->cap - 1))) {
+		/* j's distance from its home, and from the hole at i, both going forward */
+		if ((j + s->cap - home) % s->cap >= (j + s->cap - i) % s->cap) {
 			s->tab[i] = s->tab[j];
 			s->tab[j].zlen = 0;
 			i = j;
