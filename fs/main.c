@@ -296,6 +296,9 @@ int main(int argc, char **argv)
 		       FUSE_MINOR_VERSION);
 		return 0;
 	}
+	/* not a verb for users: the daemon's pack merges run in a child process (fs/vcs_maint.c) */
+	if (argc >= 2 && strcmp(argv[1], "__pack") == 0)
+		return vcs_pack_main(argc - 1, argv + 1);
 	if (argc >= 2 && argv[1][0] != '-' && !strchr(argv[1], '/')) {
 		/* verbs print their own results: the library's log says only what went wrong */
 		log_quiet = 1;

@@ -45,6 +45,7 @@ struct vhooks {
 	void (*changed)(void *);
 	void *arg;
 	size_t nhooked; /* mounts with check or on-change */
+	atomic_int repacked; /* packs were merged: open the repository again */
 	pthread_t thread;
 	int running;
 	atomic_int stop;
@@ -86,6 +87,25 @@ int vhooks_open(struct vhooks **out, const struct mtab *tab, void (*changed)(voi
 	}
 	*out = h;
 	return 0;
+}
+
+void vhooks_repacked(struct vhooks *h)
+{
+	if (h)
+		atomic_store(&h->repacked, 1);
+}
+
+/* Packs were deleted: a new handle, so as not to keep the deleted ones mapped (see vcs.c). */
+static void reopen_repo(struct vhooks *h)
+{
+	git_repository *repo = NULL;
+
+	if (!atomic_exchange(&h->repacked, 0))
+		return;
+	if (git_repository_open_bare(&repo, git_repository_path(h->repo)))
+		return; /* the old handle still works */
+	git_repository_free(h->repo);
+	h->repo = repo;
 }
 
 void vhooks_commit(struct vhooks *h, const git_oid *id, int external)
@@ -517,6 +537,7 @@ static void *worker(void *arg)
 
 		h->through_mount = 0;
 		pthread_mutex_unlock(&h->lock);
+		reopen_repo(h);
 		r = do_round(h, &t, through_mount);
 		if (r)
 			vcs_log(3, "checks: the checks of %.12s were not recorded: %s",
