@@ -13,7 +13,7 @@
  * The outcome: a git note on the commit (VHOOKS_NOTES_REF, `git notes --ref=statefs-check show`),
  * STATE_DIR/status/last-check, the log, and the ref VHOOKS_LAST_GOOD_REF: the newest commit at
  * which no check is failing (a commit that touches no checked mount inherits the state of its
- * parent). The one thing to know: checks read the files as they are on disk, so when commits
+ * parent); when no mount has a check it is HEAD, and is written at most every few seconds. The one thing to know: checks read the files as they are on disk, so when commits
  * pile up behind a slow check, only the newest is checked, for the changes of all of them.
  */
 #ifndef STATEFS_VHOOKS_H
