@@ -274,6 +274,9 @@ struct pk {
 
 struct merge {
 	git_repository *repo;
+	/* A handle of its own to read the commits and trees: libgit2 keeps a cache of delta
+	 * bases per pack (up to 16 MiB each) for as long as the handle lives. */
+	git_repository *walk;
 	char objdir[PATH_MAX], packdir[PATH_MAX + 8];
 	struct pk *packs;
 	size_t npacks, roll; /* packs[0..roll) are rolled up */
@@ -464,7 +467,8 @@ static int pack_odb(git_odb **out, const char *idx)
 	git_odb_backend *b = NULL;
 
 	*out = NULL;
-	if (git_odb_new(out) || git_odb_backend_one_pack(&b, idx) || git_odb_add_backend(*out, b, 1)) {
+	if (git_odb_new(out) || git_odb_backend_one_pack(&b, idx) ||
+	    git_odb_add_backend(*out, b, 1)) {
 		if (b)
 			b->free(b);
 		git_odb_free(*out);
@@ -531,7 +535,7 @@ static int take_tree(struct merge *m, const git_oid *id, size_t len)
 	err = take(m, id, len ? m->path : NULL, &fresh);
 	if (err || !fresh)
 		return err; /* an older tree: what it holds is older too */
-	if (git_tree_lookup(&t, m->repo, id))
+	if (git_tree_lookup(&t, m->walk, id))
 		return -EIO;
 	for (size_t k = 0; k < git_tree_entrycount(t) && !err && !stopping; k++) {
 		const git_tree_entry *e = git_tree_entry_byindex(t, k);
@@ -567,31 +571,131 @@ static int on_index_progress(const git_indexer_progress *stats, void *arg)
 	return stopping ? -1 : 0;
 }
 
+struct cinfo {
+	size_t at;	 /* in m->oids */
+	ssize_t parent;	 /* its first parent's index in the array, -1 if not rolled up */
+	int64_t time;
+	int has_child, done;
+	git_oid tree;
+};
+
+static int cmp_head(const void *a, const void *b)
+{
+	const struct cinfo *x = *(struct cinfo *const *)a, *y = *(struct cinfo *const *)b;
+
+	return x->time > y->time ? -1 : x->time < y->time;
+}
+
+/*
+ * The commits to roll up, newest first along each line of history (the branch, the notes).
+ * Their trees are added in that order, so consecutive versions of a tree sit side by side in
+ * the delta search, whose window is small: in the order of their ids, a tree would be compared
+ * with unrelated versions only, and not be stored as a delta at all.
+ */
+static int order_commits(struct merge *m, git_odb *odb, struct cinfo **out, size_t *nout)
+{
+	struct cinfo *c = NULL, **heads = NULL;
+	ssize_t *slot = malloc((m->noids ? m->noids : 1) * sizeof(*slot));
+	size_t n = 0, nh = 0;
+	int err = 0;
+
+	*out = NULL;
+	*nout = 0;
+	if (!slot)
+		return -ENOMEM;
+	for (size_t i = 0; i < m->noids; i++)
+		slot[i] = -1;
+	for (size_t i = 0; i < m->noids && !err && !stopping; i++) {
+		git_object_t type;
+		size_t size;
+		git_commit *cm = NULL;
+
+		if (git_odb_read_header(&size, &type, odb, &m->oids[i]) ||
+		    type != GIT_OBJECT_COMMIT || git_commit_lookup(&cm, m->walk, &m->oids[i]))
+			continue;
+		if (n % 256 == 0) {
+			struct cinfo *v = realloc(c, (n + 256) * sizeof(*v));
+
+			if (!v) {
+				err = -ENOMEM;
+				git_commit_free(cm);
+				break;
+			}
+			c = v;
+		}
+		c[n] = (struct cinfo){.at = i, .time = git_commit_time(cm), .parent = -1};
+		c[n].tree = *git_commit_tree_id(cm);
+		if (git_commit_parentcount(cm))
+			/* its index in m->oids for now, in c[] below */
+			c[n].parent = find_oid(m, git_commit_parent_id(cm, 0));
+		git_commit_free(cm);
+		slot[i] = (ssize_t)n++;
+	}
+	heads = err ? NULL : malloc((n ? n : 1) * sizeof(*heads));
+	if (!heads && !err)
+		err = -ENOMEM;
+	for (size_t k = 0; k < n && !err; k++) {
+		c[k].parent = c[k].parent >= 0 ? slot[c[k].parent] : -1;
+		if (c[k].parent >= 0)
+			c[c[k].parent].has_child = 1;
+	}
+	for (size_t k = 0; k < n && !err; k++)
+		if (!c[k].has_child)
+			heads[nh++] = &c[k];
+	if (!err)
+		qsort(heads, nh, sizeof(*heads), cmp_head);
+	/* c[] reordered: each head, then its ancestors that are rolled up too */
+	struct cinfo *o = err ? NULL : malloc((n ? n : 1) * sizeof(*o));
+	size_t k = 0;
+
+	if (!o && !err)
+		err = -ENOMEM;
+	for (size_t h = 0; h < nh && !err; h++)
+		for (struct cinfo *x = heads[h]; x && !x->done;
+		     x = x->parent >= 0 ? &c[x->parent] : NULL) {
+			x->done = 1;
+			o[k++] = *x;
+		}
+	for (size_t j = 0; j < n && !err; j++) /* a cycle: not in git, but never lose one */
+		if (!c[j].done)
+			o[k++] = c[j];
+	free(slot);
+	free(heads);
+	free(c);
+	if (err) {
+		free(o);
+		return err;
+	}
+	*out = o;
+	*nout = k;
+	return stopping ? -ECANCELED : 0;
+}
+
 /* Write the new pack of every object gathered: commits with their trees first. */
 static int build(struct merge *m)
 {
 	git_odb *odb = NULL;
+	struct cinfo *c = NULL;
+	size_t nc = 0;
 	int fresh, err = 0;
 
-	if (git_packbuilder_new(&m->pb, m->repo) || git_repository_odb(&odb, m->repo))
+	if (git_packbuilder_new(&m->pb, m->repo) || git_repository_odb(&odb, m->repo) ||
+	    git_repository_open_bare(&m->walk, git_repository_path(m->repo))) {
+		git_odb_free(odb);
 		return -ENOMEM;
+	}
 	git_packbuilder_set_threads(m->pb, 1);
 	git_packbuilder_set_callbacks(m->pb, on_pack_progress, NULL);
-	for (size_t i = 0; i < m->noids && !err && !stopping; i++) {
-		git_object_t type;
-		size_t size;
-		git_commit *c = NULL;
-
-		if (m->taken[i] || git_odb_read_header(&size, &type, odb, &m->oids[i]) ||
-		    type != GIT_OBJECT_COMMIT)
-			continue;
-		err = take(m, &m->oids[i], NULL, &fresh);
-		if (!err && git_commit_lookup(&c, m->repo, &m->oids[i]) == 0) {
-			m->path[0] = '\0';
-			err = take_tree(m, git_commit_tree_id(c), 0);
-		}
-		git_commit_free(c);
+	err = order_commits(m, odb, &c, &nc);
+	for (size_t i = 0; i < nc && !err && !stopping; i++) {
+		err = take(m, &m->oids[c[i].at], NULL, &fresh);
+		m->path[0] = '\0';
+		if (!err)
+			err = take_tree(m, &c[i].tree, 0);
 	}
+	free(c);
+	git_repository_free(m->walk);
+	m->walk = NULL;
 	for (size_t i = 0; i < m->noids && !err && !stopping; i++)
 		err = take(m, &m->oids[i], NULL, &fresh);
 	git_odb_free(odb);
@@ -717,8 +821,11 @@ static void drop_old_refs(git_repository *repo)
 {
 	static const char *refs[] = OLD_PACKED_REFS;
 
+	git_oid id;
+
 	for (size_t i = 0; i < sizeof(refs) / sizeof(refs[0]); i++)
-		git_reference_remove(repo, refs[i]);
+		if (git_reference_name_to_id(&id, repo, refs[i]) == 0)
+			git_reference_remove(repo, refs[i]);
 }
 
 static int merge(const char *gitdir)
@@ -838,9 +945,9 @@ int vcs_pack_main(int argc, char **argv)
 	}
 	git_libgit2_init();
 	git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1);
-	git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, (ssize_t)(8 << 20));
-	git_libgit2_opts(GIT_OPT_SET_MWINDOW_SIZE, (size_t)(4 << 20));
-	git_libgit2_opts(GIT_OPT_SET_MWINDOW_MAPPED_LIMIT, (size_t)(64 << 20));
+	git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, (ssize_t)(4 << 20));
+	git_libgit2_opts(GIT_OPT_SET_MWINDOW_SIZE, (size_t)(1 << 20));
+	git_libgit2_opts(GIT_OPT_SET_MWINDOW_MAPPED_LIMIT, (size_t)(16 << 20));
 	r = merge(argv[1]);
 	git_libgit2_shutdown();
 	close(lock);

@@ -58,7 +58,8 @@ int main(void)
 			most = n;
 	}
 	CHECK_MSG(most <= 16, "packs stay few (at most %zu)", most);
-	CHECK_MSG(full <= 12, "the whole history is rewritten rarely (%zu times in 312 merges)", full);
+	CHECK_MSG(full <= 12, "the whole history is rewritten rarely (%zu times in 312 merges)",
+		  full);
 	CHECK_MSG(rewritten <= total * 12,
 		  "each object is rewritten a few times, not once per merge (%.1f on average)",
 		  (double)rewritten / (double)total);
