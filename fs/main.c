@@ -85,7 +85,7 @@ static void usage(FILE *out)
 		"  -o quiet_ms=MS         the steps of one save that come within MS of each other\n"
 		"                         make one commit (150)\n"
 		"  -o max_file_size=BYTES larger files are not versioned (16777216)\n"
-		"  -o pack_every=N        merge the per-commit packs after N commits (64)\n"
+		"  -o pack_every=N        merge the per-commit packs after N commits (16)\n"
 		"  -o OPT                 any other FUSE or mount option (see fuse(8), mount(8))\n"
 		"\n"
 		"Verbs:\n");

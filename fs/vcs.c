@@ -206,7 +206,7 @@ int vcs_open(struct vcs **out, const struct mtab *tab, const struct vcs_options 
 	if (!v->opt.max_delay_ms)
 		v->opt.max_delay_ms = 5000;
 	if (!v->opt.pack_every)
-		v->opt.pack_every = 64;
+		v->opt.pack_every = 16; /* libgit2 reads the pack directory for each new object */
 	if (!v->opt.max_file_size)
 		v->opt.max_file_size = 16 << 20;
 	meta_init(&v->meta);

@@ -33,7 +33,7 @@ struct vcs_who {
 struct vcs_options {
 	unsigned quiet_ms;      /* the coalescing window; default 150 */
 	unsigned max_delay_ms;  /* commit anyway after this long while writers stay open; 5000 */
-	unsigned pack_every;    /* start a merge of the small packs after this many commits; 64 */
+	unsigned pack_every;    /* start a merge of the small packs after this many commits; 16 */
 	long long max_file_size; /* files larger than this are not versioned; default 16 MiB */
 };
 

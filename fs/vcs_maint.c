@@ -11,6 +11,7 @@
  */
 #include "fs/vcs_int.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -151,6 +152,29 @@ static void *maint_thread(void *arg)
 	return NULL;
 }
 
+/* Packs and loose objects in the repository, counted up to @limit. */
+static size_t count_files(const char *gitdir, size_t limit)
+{
+	char dir[PATH_MAX + 16];
+	size_t n = 0;
+
+	for (int i = -1; i < 256 && n <= limit; i++) {
+		struct dirent *de;
+		DIR *dp;
+
+		if (i < 0)
+			snprintf(dir, sizeof(dir), "%sobjects/pack", gitdir);
+		else
+			snprintf(dir, sizeof(dir), "%sobjects/%02x", gitdir, i);
+		dp = opendir(dir);
+		while (dp && (de = readdir(dp)))
+			n += i < 0 ? strstr(de->d_name, ".pack") != NULL : de->d_name[0] != '.';
+		if (dp)
+			closedir(dp);
+	}
+	return n;
+}
+
 int vmaint_start(struct vcs *v, char *err, size_t errlen)
 {
 	int r;
@@ -159,7 +183,10 @@ int vmaint_start(struct vcs *v, char *err, size_t errlen)
 	snprintf(v->maint.gitdir, sizeof(v->maint.gitdir), "%s", git_repository_path(v->repo));
 	pthread_mutex_init(&v->maint.lock, NULL);
 	pthread_cond_init(&v->maint.cond, NULL);
-	v->maint.kicked = 1; /* what a crash may have left: loose objects, a merge half done */
+	/* A merge at start only when there is work: statefs may be restarted more often than
+	 * every pack_every commits, and a merge running at start would race with whoever
+	 * inspects the repository then (git fsck lists packs before it reads them). */
+	v->maint.kicked = count_files(v->maint.gitdir, v->opt.pack_every) > v->opt.pack_every;
 	r = pthread_create(&v->maint.thread, NULL, maint_thread, v);
 	if (r) {
 		snprintf(err, errlen, "cannot start the pack maintenance thread: %s", strerror(r));
