@@ -5,7 +5,8 @@
          fsync on, from the daemon's log) against `git add -A && git commit` on the same tree
   io:    1 GiB sequential write and read through the mount against the backing filesystem
   tree:  grep -r and find over a 5,000-file tree, warm and cold, against the backing filesystem
-  repo:  the repository's size after SAVES saves (default 20,000)
+  repo:  the repository's size after SAVES saves (default 20,000), the slowest save, the
+         committer's time per commit, and the pack merges (time, peak RSS of their process)
 and the daemon's peak RSS (VmHWM). Run as root (it mounts, and drops caches for cold runs).
 Usage: bench/live.py [save] [io] [tree] [repo]      (default: all)
 Environment: STATEFS (binary), SAVES, IO_MIB (default 1024), BENCH_DIR (default /var/tmp).
@@ -223,10 +224,23 @@ def bench_repo(base):
                         text=True).stdout.split()[0]
     fsck = subprocess.run(["git", "--git-dir", os.path.join(m.state, "config.git"), "fsck"],
                           capture_output=True).returncode
+    packs = len([f for f in os.listdir(os.path.join(m.state, "config.git/objects/pack"))
+                 if f.endswith(".pack")])
+    # the committer's own time per commit, and the pack merges (each in a child process)
+    commit = [float(l.split(" in ")[1].split()[0]) for l in open(m.log) if "committed" in l]
+    merges = [l for l in open(m.log) if "packs: merged" in l and "peak RSS" in l]
+    mtime = [float(l.split(" KiB) in ")[1].split()[0]) for l in merges if " KiB) in " in l]
+    mrss = [float(l.split("peak RSS ")[1].split()[0]) for l in merges if "peak RSS " in l]
     print(f"repo: {SAVES} saves in {took:.0f} s: repository {int(du) / 1024:.1f} MiB on disk "
-          f"(goal < 15 MiB), git fsck {'clean' if fsck == 0 else 'FAILED'}, "
+          f"in {packs} packs (goal < 15 MiB), git fsck {'clean' if fsck == 0 else 'FAILED'}, "
           f"slowest save to commit {worst:.2f} s, "
           f"daemon peak RSS {rss / 1024:.1f} MiB")
+    if commit:
+        print(f"repo: durable commit p50 {statistics.median(commit):.2f} ms "
+              f"p99 {pct(commit, 99):.2f} ms max {max(commit):.2f} ms over {len(commit)} commits")
+    if merges:
+        print(f"repo: {len(merges)} pack merges, slowest {max(mtime or [0]):.2f} s, "
+              f"merge process peak RSS {max(mrss or [0]):.1f} MiB")
 
 
 def main():

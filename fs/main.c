@@ -85,7 +85,7 @@ static void usage(FILE *out)
 		"  -o quiet_ms=MS         the steps of one save that come within MS of each other\n"
 		"                         make one commit (150)\n"
 		"  -o max_file_size=BYTES larger files are not versioned (16777216)\n"
-		"  -o pack_every=N        merge the per-commit packs after N commits (64)\n"
+		"  -o pack_every=N        merge the per-commit packs after N commits (16)\n"
 		"  -o OPT                 any other FUSE or mount option (see fuse(8), mount(8))\n"
 		"\n"
 		"Verbs:\n");
@@ -296,6 +296,9 @@ int main(int argc, char **argv)
 		       FUSE_MINOR_VERSION);
 		return 0;
 	}
+	/* not a verb for users: the daemon's pack merges run in a child process (fs/vcs_maint.c) */
+	if (argc >= 2 && strcmp(argv[1], "__pack") == 0)
+		return vcs_pack_main(argc - 1, argv + 1);
 	if (argc >= 2 && argv[1][0] != '-' && !strchr(argv[1], '/')) {
 		/* verbs print their own results: the library's log says only what went wrong */
 		log_quiet = 1;

@@ -3,13 +3,14 @@
  *
  * The one thing to know: only the committer thread touches v->repo once vcs_start has
  * returned. Other threads hand it notes through vcs_note under v->lock, and never wait for it.
+ * Pack merges run in a child process (vcs_maint.c), which the committer only kicks.
  * After each commit it hands the commit id on to the checker (vhooks) and the pusher
  * (vremote), which run on threads of their own with repository handles of their own.
  */
 #define FUSE_USE_VERSION 34
 #include "fs/vcs_int.h"
 
-#include <git2/sys/mempack.h>
+#include <git2/sys/odb_backend.h>
 
 #include <fuse_log.h>
 
@@ -34,6 +35,17 @@ void vcs_log(int level, const char *fmt, ...)
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	fuse_log((enum fuse_log_level)level, "statefs: %s\n", buf);
+}
+
+void vcs_deadline(struct timespec *ts, long ms)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (ms % 1000) * 1000000;
+	if (ts->tv_nsec >= 1000000000) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000;
+	}
 }
 
 static uint64_t now_ms(void)
@@ -128,6 +140,48 @@ out:
 	return ret;
 }
 
+/* New objects go to @repo's memory first, and to disk as one pack per commit (vpack.c). */
+static int add_pending(git_repository *repo, git_odb_backend **pending)
+{
+	git_odb *odb = NULL;
+	int r;
+
+	*pending = NULL;
+	r = git_repository_odb(&odb, repo) ? -EIO : vpack_pending_new(pending);
+	if (!r && git_odb_add_backend(odb, *pending, 1000))
+		r = -ENOMEM;
+	if (r && *pending) {
+		(*pending)->free(*pending);
+		*pending = NULL;
+	}
+	git_odb_free(odb);
+	return r;
+}
+
+/*
+ * A merge deleted packs: open the repository again. libgit2 never forgets a pack it has seen,
+ * so without this the committer would keep every deleted pack's index mapped, and try each of
+ * them on every lookup. Nothing is pending in memory between commits.
+ */
+static void reopen_repo(struct vcs *v)
+{
+	unsigned merges = atomic_load(&v->maint.merges);
+	git_repository *repo = NULL;
+	git_odb_backend *pending = NULL;
+
+	if (git_repository_open_bare(&repo, git_repository_path(v->repo)) ||
+	    add_pending(repo, &pending)) {
+		vcs_log(4, "cannot open the repository again after a merge: %s",
+			git_error_last() ? git_error_last()->message : "unknown error");
+		git_repository_free(repo);
+		return; /* the old handle still works: objects are found in the new packs */
+	}
+	git_repository_free(v->repo);
+	v->repo = repo;
+	v->pending = pending;
+	v->repo_merges = merges;
+}
+
 int vcs_open(struct vcs **out, const struct mtab *tab, const struct vcs_options *opt, char *err,
 	     size_t errlen)
 {
@@ -152,7 +206,7 @@ int vcs_open(struct vcs **out, const struct mtab *tab, const struct vcs_options 
 	if (!v->opt.max_delay_ms)
 		v->opt.max_delay_ms = 5000;
 	if (!v->opt.pack_every)
-		v->opt.pack_every = 64;
+		v->opt.pack_every = 16; /* libgit2 reads the pack directory for each new object */
 	if (!v->opt.max_file_size)
 		v->opt.max_file_size = 16 << 20;
 	meta_init(&v->meta);
@@ -215,16 +269,11 @@ int vcs_open(struct vcs **out, const struct mtab *tab, const struct vcs_options 
 		git_config_set_int64(cfg, "pack.bigFileThreshold", 4 << 20);
 		git_config_free(cfg);
 	}
-	git_odb *odb = NULL;
-
-	if (git_repository_odb(&odb, v->repo) || git_mempack_new(&v->mempack) ||
-	    git_odb_add_backend(odb, v->mempack, 1000)) {
-		git_odb_free(odb);
+	if (add_pending(v->repo, &v->pending)) {
 		snprintf(err, errlen, "cannot set up the object writer");
 		ret = -ENOMEM;
 		goto fail;
 	}
-	git_odb_free(odb);
 	if (git_index_new(&v->index)) {
 		ret = -ENOMEM;
 		goto fail;
@@ -271,7 +320,8 @@ static int commit_group(struct vcs *v, const struct vq_group *g, const char *how
 	int err = 0, r;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-
+	if (atomic_load(&v->maint.merges) != v->repo_merges)
+		reopen_repo(v);
 	for (size_t i = 0; i < g->n; i++) {
 		r = vscan_path(v, g->notes[i].path, g->notes[i].recursive);
 		if (r && !err) {
@@ -298,6 +348,10 @@ static int commit_group(struct vcs *v, const struct vq_group *g, const char *how
 
 		vhooks_commit(v->hooks, &v->head, g->who.external);
 		vremote_kick(v->remote);
+		if (v->commits_since_pack >= v->opt.pack_every) {
+			vmaint_kick(v); /* the merge runs in a child: never waited for */
+			v->commits_since_pack = 0;
+		}
 
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		git_oid_tostr(hex, sizeof(hex), &v->head);
@@ -322,23 +376,11 @@ static void *committer(void *arg)
 			break;
 		if (wait != 0 && !(v->stop && wait > 0)) {
 			if (wait < 0) {
-				if (v->commits_since_pack >= v->opt.pack_every) {
-					pthread_mutex_unlock(&v->lock);
-					vpack(v);
-					pthread_mutex_lock(&v->lock);
-					continue;
-				}
 				pthread_cond_wait(&v->cond, &v->lock);
 			} else {
 				struct timespec ts;
 
-				clock_gettime(CLOCK_REALTIME, &ts);
-				ts.tv_sec += wait / 1000;
-				ts.tv_nsec += (wait % 1000) * 1000000;
-				if (ts.tv_nsec >= 1000000000) {
-					ts.tv_sec++;
-					ts.tv_nsec -= 1000000000;
-				}
+				vcs_deadline(&ts, wait);
 				pthread_cond_timedwait(&v->cond, &v->lock, &ts);
 			}
 			continue;
@@ -412,6 +454,8 @@ int vcs_start(struct vcs *v, char *err, size_t errlen)
 		r = vhooks_open(&v->hooks, v->tab, kick_remote, v, err, errlen);
 	if (!r)
 		r = vhooks_start(v->hooks, err, errlen);
+	if (!r)
+		r = vmaint_start(v, err, errlen);
 	if (r)
 		return r;
 	r = pthread_create(&v->thread, NULL, committer, v);
@@ -469,6 +513,7 @@ void vcs_close(struct vcs *v)
 		pthread_join(v->thread, NULL);
 		v->running = 0;
 	}
+	vmaint_stop(v); /* a merge under way is stopped: it is safe at any point */
 	/* the checker may kick the pusher: it stops first */
 	vhooks_close(v->hooks);
 	v->hooks = NULL;
@@ -482,9 +527,6 @@ void vcs_close(struct vcs *v)
 	}
 	vcs_changes_clear(v);
 	free(v->chg);
-	for (size_t i = 0; i < v->nsmall; i++)
-		free(v->small_packs[i]);
-	free(v->small_packs);
 	vq_free(&v->q);
 	meta_free(&v->meta);
 	git_index_free(v->index);

@@ -33,7 +33,7 @@ struct vcs_who {
 struct vcs_options {
 	unsigned quiet_ms;      /* the coalescing window; default 150 */
 	unsigned max_delay_ms;  /* commit anyway after this long while writers stay open; 5000 */
-	unsigned pack_every;    /* pack loose objects after this many commits; default 1000 */
+	unsigned pack_every;    /* start a merge of the small packs after this many commits; 16 */
 	long long max_file_size; /* files larger than this are not versioned; default 16 MiB */
 };
 
@@ -74,6 +74,13 @@ void vcs_writers(struct vcs *v, int delta);
 
 /* Wait until every note made before the call has been committed (or found unchanged). */
 void vcs_sync(struct vcs *v);
+
+/*
+ * `statefs __pack GITDIR PPID`, not for users: the child process that the daemon starts to
+ * merge the repository's packs (fs/vpack.c), off the committer thread and out of the daemon's
+ * memory. Logs on stdout as "LEVEL message" lines. Exit status 0, or 1 on failure.
+ */
+int vcs_pack_main(int argc, char **argv);
 
 /* Fill @who for process @pid with credentials @uid/@gid (reads /proc/PID/comm). */
 void vcs_who_fill(struct vcs_who *who, pid_t pid, uid_t uid, gid_t gid);

@@ -5,8 +5,12 @@
 #define STATEFS_VCS_INT_H
 
 #include <git2.h>
+#include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
 
 #include "fs/meta.h"
 #include "fs/vcs.h"
@@ -19,6 +23,18 @@ struct vcs_change {
 	char *path;
 	char what;
 	git_oid oid; /* the blob, for A and D: pairs them into renames */
+};
+
+/* vcs_maint.c: the thread that runs the pack merges, each in a child process. */
+struct vmaint {
+	pthread_t thread;
+	int running;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int kicked, stop;
+	pid_t child;	    /* the merge under way, 0 if none; under lock */
+	char gitdir[PATH_MAX];
+	atomic_uint merges; /* merges done: the committer reopens the repository when it moves */
 };
 
 struct vcs {
@@ -48,10 +64,10 @@ struct vcs {
 	dev_t state_dev; /* the state directory: never versioned, even under a source */
 	ino_t state_ino;
 	/* New objects gather in memory and go to disk as one pack per commit (one fsync of
-	 * a pack instead of two per loose object); vpack merges the small packs. */
-	git_odb_backend *mempack;
-	char **small_packs; /* "pack-<hex>" written since the last merge */
-	size_t nsmall;
+	 * a pack instead of two per loose object); a child process merges the small packs. */
+	git_odb_backend *pending;
+	struct vmaint maint;
+	unsigned repo_merges; /* maint.merges when v->repo was opened */
 	char host[64];
 	struct vhooks *hooks;   /* checks after commits; NULL until vcs_start */
 	struct vremote *remote; /* pushes after commits; NULL without [remote] */
@@ -89,13 +105,26 @@ int vscan_path(struct vcs *v, const char *path, int recursive);
 int vcommit(struct vcs *v, const struct vcs_who *who, const char *how);
 void vcs_changes_clear(struct vcs *v);
 
+/* vpack.c: the in-memory object backend where a commit's new objects wait. 0 or -ENOMEM. */
+int vpack_pending_new(git_odb_backend **out);
 /* vpack.c: write what the commit put in memory as one pack (durable before the ref moves).
  * 0 or -errno; the memory is emptied either way. */
 int vpack_write_pending(struct vcs *v);
 /* vpack.c: drop what is in memory (nothing was committed). */
 void vpack_discard_pending(struct vcs *v);
-/* vpack.c: merge the small packs (and loose objects) into one. 0 or -errno. */
-int vpack(struct vcs *v);
+/* vpack.c: how many of the smallest packs (object counts @count, ascending, @n of them) a
+ * geometric merge rolls up together with @nloose loose objects. */
+size_t vpack_geometric_split(const uint32_t *count, size_t n, size_t nloose);
+
+/* vcs_maint.c: start the maintenance thread (and a first merge, for what a crash left). */
+int vmaint_start(struct vcs *v, char *err, size_t errlen);
+/* vcs_maint.c: ask for a merge; never blocks (a merge under way is followed by another). */
+void vmaint_kick(struct vcs *v);
+/* vcs_maint.c: stop a merge under way (it is safe to) and the thread. */
+void vmaint_stop(struct vcs *v);
+
+/* vcs.c: the CLOCK_REALTIME time @ms milliseconds from now, for pthread_cond_timedwait. */
+void vcs_deadline(struct timespec *ts, long ms);
 
 /* Log through fuse_log with a "statefs: " prefix. */
 void vcs_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

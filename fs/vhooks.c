@@ -7,18 +7,35 @@
  * docker-compose.yml" for a per-file one). A round diffs base..newest, re-runs what the diff
  * touches, and last-good moves to the newest commit when nothing is failing. At start, base is
  * last-good and nothing is failing, so whatever changed since last-good is checked again.
+ *
+ * When no mount has a check, last-good is always the newest commit: it can be told from HEAD,
+ * so it is not worth a synced ref update per commit (competing with the committer's own
+ * fsyncs). It then moves at most once every LAZY_GOOD_MS, and when statefs stops; after a crash
+ * it may lag HEAD by that much, which only means the next start "checks" (there is nothing to
+ * check) a few more commits.
  */
 #include "fs/vhooks.h"
 #include "fs/vcs_int.h"
 
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 extern char **environ;
+
+#define LAZY_GOOD_MS 5000 /* no check anywhere: last-good moves at most this often */
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 struct change {
 	size_t mount; /* index in tab->entries */
@@ -44,7 +61,14 @@ struct vhooks {
 	git_repository *repo;
 	void (*changed)(void *);
 	void *arg;
-	size_t nhooked; /* mounts with check or on-change */
+	size_t nhooked;	 /* mounts with check or on-change */
+	size_t nchecked; /* mounts with check */
+	atomic_int repacked; /* packs were merged: open the repository again */
+	/* the worker's own: last-good waiting to be written (no check anywhere), and when it
+	 * was written last */
+	git_oid good_pending;
+	int has_good_pending;
+	int64_t good_written_ms;
 	pthread_t thread;
 	int running;
 	atomic_int stop;
@@ -71,8 +95,11 @@ int vhooks_open(struct vhooks **out, const struct mtab *tab, void (*changed)(voi
 	h->tab = tab;
 	h->changed = changed;
 	h->arg = arg;
-	for (size_t i = 0; i < tab->nentries; i++)
+	for (size_t i = 0; i < tab->nentries; i++) {
 		h->nhooked += tab->entries[i].check || tab->entries[i].on_change;
+		h->nchecked += tab->entries[i].check != NULL;
+	}
+	h->good_written_ms = INT64_MIN / 2;
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_cond_init(&h->cond, NULL);
 	snprintf(path, sizeof(path), "%s/config.git", tab->state_dir);
@@ -86,6 +113,54 @@ int vhooks_open(struct vhooks **out, const struct mtab *tab, void (*changed)(voi
 	}
 	*out = h;
 	return 0;
+}
+
+void vhooks_repacked(struct vhooks *h)
+{
+	if (h)
+		atomic_store(&h->repacked, 1);
+}
+
+/* Packs were deleted: a new handle, so as not to keep the deleted ones mapped (see vcs.c). */
+static void reopen_repo(struct vhooks *h)
+{
+	git_repository *repo = NULL;
+
+	if (!atomic_exchange(&h->repacked, 0))
+		return;
+	if (git_repository_open_bare(&repo, git_repository_path(h->repo)))
+		return; /* the old handle still works */
+	git_repository_free(h->repo);
+	h->repo = repo;
+}
+
+/* Point last-good at @target. 1 if it moved. */
+static int move_good(struct vhooks *h, const git_oid *target)
+{
+	git_reference *ref = NULL;
+	git_oid good;
+
+	h->has_good_pending = 0;
+	if (git_reference_name_to_id(&good, h->repo, VHOOKS_LAST_GOOD_REF) == 0 &&
+	    git_oid_equal(&good, target))
+		return 0;
+	h->good_written_ms = mono_ms();
+	if (git_reference_create(&ref, h->repo, VHOOKS_LAST_GOOD_REF, target, 1,
+				 "statefs: checks passed")) {
+		const git_error *ge = git_error_last();
+
+		vcs_log(3, "checks: cannot move %s: %s", VHOOKS_LAST_GOOD_REF,
+			ge ? ge->message : "unknown");
+	}
+	git_reference_free(ref);
+	return 1;
+}
+
+/* Write the last-good that waits, if any. */
+static void flush_good(struct vhooks *h)
+{
+	if (h->has_good_pending && move_good(h, &h->good_pending) && h->changed)
+		h->changed(h->arg);
 }
 
 void vhooks_commit(struct vhooks *h, const git_oid *id, int external)
@@ -471,21 +546,15 @@ static int do_round(struct vhooks *h, const git_oid *target, int through_mount)
 		git_signature_free(sig);
 		moved = 1;
 	}
-	if (!h->nfailing && (git_reference_name_to_id(&good, h->repo, VHOOKS_LAST_GOOD_REF) ||
-			     !git_oid_equal(&good, target))) {
-		git_reference *ref = NULL;
-
-		if (git_reference_create(&ref, h->repo, VHOOKS_LAST_GOOD_REF, target, 1,
-					 "statefs: checks passed")) {
-			const git_error *ge = git_error_last();
-
-			vcs_log(3, "checks: cannot move %s: %s", VHOOKS_LAST_GOOD_REF,
-				ge ? ge->message : "unknown");
-		}
-		git_reference_free(ref);
-		moved = 1;
+	if (!h->nfailing && !h->nchecked && mono_ms() - h->good_written_ms < LAZY_GOOD_MS) {
+		h->good_pending = *target; /* written by the worker when the time comes */
+		h->has_good_pending = 1;
+	} else if (!h->nfailing) {
+		moved |= move_good(h, target);
 	}
-	if (rd->ran)
+	if (rd->ran && h->has_good_pending)
+		write_status(h, rd, &h->good_pending);
+	else if (rd->ran)
 		write_status(
 		    h, rd,
 		    git_reference_name_to_id(&good, h->repo, VHOOKS_LAST_GOOD_REF) ? NULL : &good);
@@ -507,8 +576,23 @@ static void *worker(void *arg)
 	pthread_mutex_lock(&h->lock);
 	for (;;) {
 		while (!atomic_load(&h->stop) &&
-		       !(h->has_target && (!h->has_base || !git_oid_equal(&h->target, &h->base))))
-			pthread_cond_wait(&h->cond, &h->lock);
+		       !(h->has_target && (!h->has_base || !git_oid_equal(&h->target, &h->base)))) {
+			int64_t left = h->good_written_ms + LAZY_GOOD_MS - mono_ms();
+			struct timespec ts;
+
+			if (!h->has_good_pending) {
+				pthread_cond_wait(&h->cond, &h->lock);
+				continue;
+			}
+			if (left <= 0) {
+				pthread_mutex_unlock(&h->lock);
+				flush_good(h);
+				pthread_mutex_lock(&h->lock);
+				continue;
+			}
+			vcs_deadline(&ts, (long)left);
+			pthread_cond_timedwait(&h->cond, &h->lock, &ts);
+		}
 		if (atomic_load(&h->stop))
 			break;
 		git_oid t = h->target;
@@ -517,6 +601,7 @@ static void *worker(void *arg)
 
 		h->through_mount = 0;
 		pthread_mutex_unlock(&h->lock);
+		reopen_repo(h);
 		r = do_round(h, &t, through_mount);
 		if (r)
 			vcs_log(3, "checks: the checks of %.12s were not recorded: %s",
@@ -529,6 +614,7 @@ static void *worker(void *arg)
 		h->has_base = 1;
 	}
 	pthread_mutex_unlock(&h->lock);
+	flush_good(h); /* statefs stops: last-good as it stands */
 	return NULL;
 }
 

@@ -13,7 +13,7 @@
  * The outcome: a git note on the commit (VHOOKS_NOTES_REF, `git notes --ref=statefs-check show`),
  * STATE_DIR/status/last-check, the log, and the ref VHOOKS_LAST_GOOD_REF: the newest commit at
  * which no check is failing (a commit that touches no checked mount inherits the state of its
- * parent). The one thing to know: checks read the files as they are on disk, so when commits
+ * parent); when no mount has a check it is HEAD, and is written at most every few seconds. The one thing to know: checks read the files as they are on disk, so when commits
  * pile up behind a slow check, only the newest is checked, for the changes of all of them.
  */
 #ifndef STATEFS_VHOOKS_H
@@ -22,6 +22,7 @@
 #include <git2.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "mountpoints/mtab.h"
 
@@ -43,6 +44,10 @@ int vhooks_start(struct vhooks *h, char *err, size_t errlen);
 
 /* The committer made commit @id (@external: not a save through the mount). Never blocks. */
 void vhooks_commit(struct vhooks *h, const git_oid *id, int external);
+
+/* Packs were merged (some deleted): the worker opens the repository again before its next
+ * round. Never blocks. */
+void vhooks_repacked(struct vhooks *h);
 
 /* Stop the worker (a running command is killed; the next start checks again) and free. */
 void vhooks_close(struct vhooks *h);
@@ -74,6 +79,15 @@ struct vhooks_result {
  */
 int vhooks_run(const char *cmd, const char *cwd, unsigned timeout_s, char *const envp[],
 	       const atomic_int *stop, struct vhooks_result *res);
+
+/*
+ * Start @path with @argv through posix_spawn (no fork of a threaded process): stdin /dev/null,
+ * stdout @outfd, stderr @errfd (-1: the daemon's), every other descriptor closed, signals at
+ * their defaults and unblocked, in a process group of its own, in @cwd (NULL: the current
+ * directory), environment @envp (NULL: the daemon's). 0 or an errno value.
+ */
+int vhooks_spawn(pid_t *pid, const char *path, char *const argv[], const char *cwd,
+		 char *const envp[], int outfd, int errfd);
 
 /* "passed (exit 0) in 0.004 s", "failed (exit 1) in ...", "failed (timed out after 60 s)". */
 void vhooks_describe(const struct vhooks_result *res, char *buf, size_t size);

@@ -140,11 +140,11 @@ static void keep(struct vhooks_result *res, const char *buf, size_t n)
 	res->outlen += n;
 }
 
-static int spawn(pid_t *pid, const char *cmd, const char *cwd, char *const envp[], int outfd)
+int vhooks_spawn(pid_t *pid, const char *path, char *const argv[], const char *cwd,
+		 char *const envp[], int outfd, int errfd)
 {
 	static const int defaults[] = {SIGPIPE, SIGINT,	 SIGTERM, SIGHUP,  SIGQUIT, SIGCHLD,
 				       SIGUSR1, SIGUSR2, SIGALRM, SIGTSTP, SIGTTIN, SIGTTOU};
-	char *argv[] = {"sh", "-c", (char *)cmd, NULL};
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
 	sigset_t none, def;
@@ -164,7 +164,7 @@ static int spawn(pid_t *pid, const char *cmd, const char *cwd, char *const envp[
 	}
 	r = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	r = r ? r : posix_spawn_file_actions_adddup2(&fa, outfd, 1);
-	r = r ? r : posix_spawn_file_actions_adddup2(&fa, outfd, 2);
+	r = r || errfd < 0 ? r : posix_spawn_file_actions_adddup2(&fa, errfd, 2);
 	r = r || !cwd ? r : posix_spawn_file_actions_addchdir_np(&fa, cwd);
 	r = r ? r : posix_spawn_file_actions_addclosefrom_np(&fa, 3);
 	r = r ? r
@@ -173,7 +173,7 @@ static int spawn(pid_t *pid, const char *cmd, const char *cwd, char *const envp[
 	r = r ? r : posix_spawnattr_setpgroup(&at, 0);
 	r = r ? r : posix_spawnattr_setsigmask(&at, &none);
 	r = r ? r : posix_spawnattr_setsigdefault(&at, &def);
-	r = r ? r : posix_spawn(pid, "/bin/sh", &fa, &at, argv, envp ? envp : environ);
+	r = r ? r : posix_spawn(pid, path, &fa, &at, argv, envp ? envp : environ);
 	posix_spawnattr_destroy(&at);
 	posix_spawn_file_actions_destroy(&fa);
 	return r;
@@ -194,7 +194,9 @@ int vhooks_run(const char *cmd, const char *cwd, unsigned timeout_s, char *const
 		res->code = errno;
 		return 0;
 	}
-	r = spawn(&pid, cmd, cwd, envp, pfd[1]);
+	char *argv[] = {"sh", "-c", (char *)cmd, NULL};
+
+	r = vhooks_spawn(&pid, "/bin/sh", argv, cwd, envp, pfd[1], pfd[1]);
 	close(pfd[1]);
 	if (r) {
 		close(pfd[0]);

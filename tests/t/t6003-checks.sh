@@ -151,3 +151,30 @@ ok "slow check: the log says so" grep -q "check of env/slow/.env failed (timed o
 ok "git fsck is clean" g fsck --strict --no-progress
 unmount_statefs "$M" "$DAEMON_PID"
 ok "no sanitizer report" bash -c "! grep -Ei 'AddressSanitizer|runtime error|LeakSanitizer|segfault' '$DAEMON_LOG'"
+
+# No check anywhere: last-good is HEAD, written lazily (at most every few seconds, and at stop)
+# rather than as one more synced ref per commit.
+STATE=$T/state2
+GITDIR=$STATE/config.git
+sed -e "s|dir = $T/state\$|dir = $STATE|" -e '/check/d' -e '/on-change/d' "$T/statefs.conf" \
+	>"$T/nocheck.conf"
+DAEMON_LOG=$T/daemon2.log
+mount_statefs "$T/nocheck.conf" "$M" || exit 1
+wait_for "no check: last-good at start" 10 good_is "$(head_id)"
+is "no check: last-good is HEAD at start" "$(good)" "$(head_id)"
+n=$(commits)
+for i in 1 2 3 4 5; do
+	echo "burst $i" >>"$M/misc/notes.txt"
+	n=$((n + 1)); wait_for "burst $i" 10 count_is $n
+done
+is "no check: 5 saves made 5 commits" "$(commits)" "$n"
+ok "no check: last-good did not follow each commit at once" test "$(good)" != "$(head_id)"
+wait_for "no check: last-good catches up" 15 good_is "$(head_id)"
+is "no check: within a few seconds last-good is HEAD" "$(good)" "$(head_id)"
+echo "last" >>"$M/misc/notes.txt"
+n=$((n + 1)); wait_for "last save" 10 count_is $n
+unmount_statefs "$M" "$DAEMON_PID"
+is "no check: at stop, last-good is HEAD" "$(good)" "$(head_id)"
+fails "no check: no note was written" g rev-parse -q --verify refs/notes/statefs-check
+ok "no check: git fsck is clean" g fsck --strict --no-progress
+ok "no check: the daemon logged no error" daemon_log_clean
