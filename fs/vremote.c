@@ -36,6 +36,20 @@ struct vremote {
 	char rejected[512], cred_msg[256];
 };
 
+/*
+ * A fresh repository handle for each push: libgit2 keeps every pack it has seen open, and the
+ * background merges (vcs_maint.c) delete packs; a pusher running for weeks would hold them all.
+ */
+static void reopen(struct vremote *r)
+{
+	git_repository *repo = NULL;
+
+	if (git_repository_open_bare(&repo, git_repository_path(r->repo)))
+		return; /* the old handle still works */
+	git_repository_free(r->repo);
+	r->repo = repo;
+}
+
 static int64_t mono_ms(void)
 {
 	struct timespec ts;
@@ -265,6 +279,7 @@ static void *pusher(void *arg)
 		r->dirty = 0;
 		pthread_mutex_unlock(&r->lock);
 		t0 = mono_ms();
+		reopen(r);
 		e = push_once(r, msg, sizeof(msg), hex);
 		if (atomic_load(&r->stop)) {
 			pthread_mutex_lock(&r->lock);
