@@ -334,7 +334,7 @@ void backups_view_stats(void *priv, struct backups_view_stats *out)
 	out->snapshots = backups_snaps_count(b->c.snaps, NULL);
 	backups_snaps_parsed(b->c.snaps, &out->parsed, &out->parsed_total);
 	out->nodes = backups_nodes_count(b->c.nodes);
-	out->warmed = backups_ahead_drain(b->c.ahead);
+	out->warmed = backups_ahead_drain(b->c.ahead) + backups_store_warmed(b->c.store);
 	backups_cache_drain(b->c.cache);
 	backups_cache_stats(b->c.cache, &out->cache);
 }

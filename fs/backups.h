@@ -31,7 +31,7 @@ struct backups_view_stats {
 	size_t parsed;	       /* manifests parsed now */
 	uint64_t parsed_total; /* manifests parsed since the mount */
 	size_t nodes;	       /* nodes the kernel holds */
-	unsigned long warmed;  /* frames read ahead (after waiting for the read-ahead) */
+	unsigned long warmed;  /* frames read ahead (worker, or a dump's range hint) */
 	struct backups_cache_stats cache;
 };
 void backups_view_stats(void *priv, struct backups_view_stats *out);

@@ -229,27 +229,40 @@ static ssize_t read_dump(struct backups_ctx *c, struct backups_fh *fh, char *buf
 	uint64_t total = z[e->nchunks], pos = off, end = total - off < size ? total : off + size;
 	size_t i = backups_file_zchunk(z, e->nchunks, off);
 	struct backups_frames fr;
+	int ret = 0;
 
+	/* The frames of the request, gathered into runs that lie back to back in one pack. */
 	backups_frames_init(&fr, c->store);
-	while (pos < end) {
+	while (pos < end && !ret) {
 		uint64_t stop = end < z[i + 1] ? end : z[i + 1];
-		int ret = backups_frames_read(&fr, &e->chunks[i].hash, z[i + 1] - z[i],
-					      buf + (pos - off), (size_t)(stop - pos), pos - z[i]);
 
-		if (ret) {
-			backups_frames_done(&fr);
-			return ret; /* swept away, or damaged: logged */
-		}
+		ret = backups_frames_read(&fr, &e->chunks[i].hash, z[i + 1] - z[i],
+					  buf + (pos - off), (size_t)(stop - pos), pos - z[i]);
 		pos = stop;
 		i++;
 	}
+	if (!ret)
+		ret = backups_frames_flush(&fr);
 	backups_frames_done(&fr);
+	if (ret)
+		return ret; /* swept away, or damaged: logged */
 	if (c->ahead && __atomic_load_n(&fh->next, __ATOMIC_RELAXED) == off) {
-		size_t j = __atomic_load_n(&fh->warmed, __ATOMIC_RELAXED);
+		/*
+		 * A dump's frames lie (almost) back to back in a pack, in order: one hint for the
+		 * byte range of the next AHEAD_BYTES, renewed when half of it has been read, not
+		 * one per ~1 KiB frame.
+		 */
+		size_t j = __atomic_load_n(&fh->warmed, __ATOMIC_RELAXED), k;
 
-		for (j = j > i ? j : i; j < e->nchunks && z[j] < end + AHEAD_BYTES; j++)
-			backups_ahead_warm(c->ahead, &e->chunks[j].hash);
-		__atomic_store_n(&fh->warmed, j, __ATOMIC_RELAXED);
+		if (j < e->nchunks && z[j] < end + AHEAD_BYTES / 2) {
+			j = j > i ? j : i;
+			for (k = j; k < e->nchunks && z[k] < end + AHEAD_BYTES; k++)
+				;
+			if (k > j)
+				backups_store_warm_range(c->store, &e->chunks[j].hash, z[k] - z[j],
+							 k - j);
+			__atomic_store_n(&fh->warmed, k, __ATOMIC_RELAXED);
+		}
 	}
 	__atomic_store_n(&fh->next, end, __ATOMIC_RELAXED);
 	return (ssize_t)(end - off);

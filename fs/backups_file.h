@@ -4,8 +4,9 @@
  * Three kinds of file: a config (a git blob, copied at open: configs are small), a file of a
  * snapshot's manifest (decompressed chunk by chunk through the chunk cache: the chunk holding
  * an offset is found by binary search over the chunks' offsets, never by scanning), and a
- * database dump (db/NAME.sql.zst: the stored zstd frames served as they are, each read a pread
- * of the frames it spans out of their packs, found by binary search over the frames' offsets).
+ * database dump (db/NAME.sql.zst: the stored zstd frames served as they are, found by binary
+ * search over the frames' offsets; the frames a read spans that lie back to back in a pack are
+ * one preadv, so a read costs about one system call, not one per frame).
  * A sequential reader gets the next chunk decompressed ahead (backups_cache_prefetch) and the
  * frames of the next few MiB read into the page cache by several threads (backups_ahead.h).
  * An open file holds a reference to its parsed manifest, and while it is open the store's lock

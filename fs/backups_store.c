@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 struct backups_store {
@@ -23,6 +24,7 @@ struct backups_store {
 	struct store *store;	  /* read-only; NULL until needed */
 	long readers;		  /* files of snapshots open */
 	struct store_lock *guard; /* store.lock shared while readers > 0 */
+	unsigned long warmed;	  /* frames hinted by backups_store_warm_range (atomic) */
 };
 
 int backups_store_new(const char *state_dir, struct backups_store **out)
@@ -143,98 +145,195 @@ void backups_store_warm(struct backups_store *s, const struct store_hash *h)
 		posix_fadvise(fd, (off_t)loc.off, (off_t)loc.zlen, POSIX_FADV_WILLNEED);
 }
 
+unsigned long backups_store_warmed(struct backups_store *s)
+{
+	return __atomic_load_n(&s->warmed, __ATOMIC_RELAXED);
+}
+
+void backups_store_warm_range(struct backups_store *s, const struct store_hash *h, uint64_t len,
+			      size_t frames)
+{
+	struct store_loc loc;
+	struct store *st;
+	int fd;
+
+	/* As above: the descriptor is only used for a hint. */
+	if (!reader(s, &st, NULL, 0) && !store_pack_fd(st, h, &fd, &loc) &&
+	    !posix_fadvise(fd, (off_t)loc.off, (off_t)(len + (len >> 3)), POSIX_FADV_WILLNEED))
+		__atomic_add_fetch(&s->warmed, frames, __ATOMIC_RELAXED);
+}
+
 void backups_frames_init(struct backups_frames *f, struct backups_store *s)
 {
 	f->s = s;
-	f->pack[0] = '\0';
-	f->fd = -1;
+	f->st = NULL;
+	f->npacks = 0;
+	f->n = 0;
 }
 
 void backups_frames_done(struct backups_frames *f)
 {
-	if (f->fd >= 0)
-		close(f->fd);
-	f->fd = -1;
-	f->pack[0] = '\0';
+	for (unsigned i = 0; i < f->npacks; i++)
+		close(f->packs[i].fd);
+	f->npacks = 0;
+	f->n = 0;
 }
 
-/* Have @f->fd read pack @pack (the one it reads already, or opened now). 0 or -errno. */
-static int open_pack(struct backups_frames *f, const char *pack)
+/* Log @ret (with @err if set) and turn a missing chunk into -EIO. */
+static int frames_error(int ret, const char *err)
+{
+	if (ret != -ENOMEM)
+		fuse_log(FUSE_LOG_ERR, "backups: %s\n", err[0] ? err : strerror(-ret));
+	return ret == -ENOENT ? -EIO : ret; /* named by a manifest, so the store is damaged */
+}
+
+/* The index in @f->packs of pack @name, or @f->npacks if it is not open. */
+static unsigned find_pack(const struct backups_frames *f, const char *name)
+{
+	unsigned i = 0;
+
+	while (i < f->npacks && strcmp(f->packs[i].name, name))
+		i++;
+	return i;
+}
+
+/* Have pack @name open in @f->packs (there is room): *i its index. 0 or -errno. */
+static int open_pack(struct backups_frames *f, const char *name, unsigned *i)
 {
 	char rel[40];
 	int dfd, fd;
 
-	if (f->fd >= 0 && !strcmp(f->pack, pack))
+	*i = find_pack(f, name);
+	if (*i < f->npacks)
 		return 0;
 	dfd = dir_fd(f->s);
 	if (dfd < 0)
 		return dfd;
-	snprintf(rel, sizeof(rel), "packs/%s.pack", pack);
+	snprintf(rel, sizeof(rel), "packs/%s.pack", name);
 	fd = openat(dfd, rel, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return -errno;
-	backups_frames_done(f);
-	f->fd = fd;
-	snprintf(f->pack, sizeof(f->pack), "%s", pack);
+	f->packs[*i].fd = fd;
+	snprintf(f->packs[*i].name, sizeof(f->packs[*i].name), "%s", name);
+	f->npacks++;
 	return 0;
 }
 
-int backups_frames_read(struct backups_frames *f, const struct store_hash *h, uint64_t zlen,
-			void *buf, size_t len, uint64_t off)
+static int by_place(const void *a, const void *b)
 {
-	char err[512] = "", name[40];
+	const struct backups_piece *x = a, *y = b;
+
+	if (x->pack != y->pack)
+		return x->pack < y->pack ? -1 : 1;
+	return x->at < y->at ? -1 : x->at > y->at;
+}
+
+/*
+ * Read pieces @v[0..n), which lie back to back in one pack, with one preadv (more if it comes
+ * back short). 0 or -errno (logged).
+ */
+static int read_run(struct backups_frames *f, const struct backups_piece *v, size_t n)
+{
+	struct iovec iov[BACKUPS_FRAMES_PIECES], *p = iov, *end = iov + n;
+	int fd = f->packs[v[0].pack].fd, err = 0;
+	uint64_t at = v[0].at;
+	char name[40];
+
+	for (size_t i = 0; i < n; i++)
+		iov[i] = (struct iovec){.iov_base = v[i].buf, .iov_len = v[i].len};
+	while (p < end) {
+		ssize_t got = preadv(fd, p, (int)(end - p), (off_t)at);
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0) {
+			err = got < 0 ? errno : 0;
+			break;
+		}
+		at += (uint64_t)got;
+		for (; p < end && (size_t)got >= p->iov_len; p++)
+			got -= (ssize_t)p->iov_len;
+		if (p < end) {
+			p->iov_base = (char *)p->iov_base + got;
+			p->iov_len -= (size_t)got;
+		}
+	}
+	if (p == end)
+		return 0;
+	store_chunk_name(v[p - iov].h, name, sizeof(name));
+	fuse_log(FUSE_LOG_ERR, "backups: store: reading %s in pack %s: %s\n", name,
+		 f->packs[v[0].pack].name, err ? strerror(err) : "cut short");
+	return err ? -err : -EIO;
+}
+
+int backups_frames_flush(struct backups_frames *f)
+{
+	struct backups_piece *v = f->v;
+	size_t n = f->n, i = 0;
+	int ret = 0;
+
+	f->n = 0;
+	qsort(v, n, sizeof(*v), by_place);
+	while (i < n && !ret) {
+		size_t j = i + 1;
+
+		while (j < n && v[j].pack == v[i].pack && v[j].at == v[j - 1].at + v[j - 1].len)
+			j++;
+		ret = read_run(f, v + i, j - i);
+		i = j;
+	}
+	return ret;
+}
+
+int backups_frames_read(struct backups_frames *f, const struct store_hash *h, uint64_t zlen,
+			char *buf, size_t len, uint64_t off)
+{
 	struct store_loc loc = {.pack = ""};
-	struct store *st;
-	size_t got = 0;
+	char err[512] = "", name[40];
+	unsigned pack = 0;
 	int ret;
 
-	store_chunk_name(h, name, sizeof(name));
-	ret = reader(f->s, &st, err, sizeof(err));
-	if (ret)
-		goto out;
+	if (!f->st) {
+		ret = reader(f->s, &f->st, err, sizeof(err));
+		if (ret)
+			return frames_error(ret, err);
+	}
+	ret = store_stat(f->st, h, &loc);
+	if (f->n == BACKUPS_FRAMES_PIECES ||
+	    (f->npacks == BACKUPS_FRAMES_PACKS && (ret || find_pack(f, loc.pack) == f->npacks))) {
+		int r = backups_frames_flush(f); /* make room */
+
+		if (r)
+			return r;
+		if (f->npacks == BACKUPS_FRAMES_PACKS)
+			backups_frames_done(f);
+	}
 	for (int pass = 0;; pass++) {
-		ret = store_stat(st, h, &loc);
 		if (!ret)
-			ret = open_pack(f, loc.pack);
+			ret = open_pack(f, loc.pack, &pack);
 		if (ret != -ENOENT || pass)
 			break;
-		look_again(st); /* its pack went in a sweep: the chunk may be in a new one */
+		look_again(f->st); /* its pack went in a sweep: the chunk may be in a new one */
+		ret = store_stat(f->st, h, &loc);
 	}
 	if (ret) {
+		store_chunk_name(h, name, sizeof(name));
 		if (ret == -ENOENT)
 			snprintf(err, sizeof(err), "store: %s is missing", name);
 		else
 			snprintf(err, sizeof(err), "store: opening pack %s of %s: %s", loc.pack,
 				 name, strerror(-ret));
-		goto out;
+		return frames_error(ret, err);
 	}
 	if (loc.zlen != zlen || off > zlen || len > zlen - off) {
-		ret = -EIO;
+		store_chunk_name(h, name, sizeof(name));
 		snprintf(err, sizeof(err), "store: %s in pack %s is %llu bytes, not %llu", name,
 			 loc.pack, (unsigned long long)loc.zlen, (unsigned long long)zlen);
-		goto out;
+		return frames_error(-EIO, err);
 	}
-	while (got < len) {
-		ssize_t n =
-		    pread(f->fd, (char *)buf + got, len - got, (off_t)(loc.off + off + got));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			ret = n < 0 ? -errno : -EIO;
-			snprintf(err, sizeof(err), "store: reading %s in pack %s: %s", name,
-				 loc.pack, n < 0 ? strerror(errno) : "cut short");
-			goto out;
-		}
-		got += (size_t)n;
-	}
-out:
-	if (ret && ret != -ENOMEM) {
-		fuse_log(FUSE_LOG_ERR, "backups: %s\n", err[0] ? err : strerror(-ret));
-		if (ret == -ENOENT)
-			ret = -EIO; /* named by a manifest, so the store is damaged */
-	}
-	return ret;
+	f->v[f->n++] = (struct backups_piece){
+	    .buf = buf, .len = len, .at = loc.off + off, .pack = pack, .h = h};
+	return 0;
 }
 
 void backups_store_readers(struct backups_store *s, int delta)

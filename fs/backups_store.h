@@ -44,27 +44,59 @@ int backups_store_get(struct backups_store *s, const struct store_hash *h, void 
 void backups_store_warm(struct backups_store *s, const struct store_hash *h);
 
 /*
- * Reading stored frames as they are, for one read request: the pack last read stays open
- * until backups_frames_done(), so the frames of a dump, which lie one after the other in a
- * pack, cost one open per request, and no descriptor outlives the request (a pack a sweep
- * removes is not kept on disk by us).
+ * The same for the @len bytes of @h's pack from @h's frame on (and an eighth more): the
+ * @frames frames of a dump from @h on, stored one after the other, read ahead by one hint.
  */
+void backups_store_warm_range(struct backups_store *s, const struct store_hash *h, uint64_t len,
+			      size_t frames);
+
+/* How many frames backups_store_warm_range has hinted at since the start (for the stats). */
+unsigned long backups_store_warmed(struct backups_store *s);
+
+/*
+ * Reading stored frames as they are, for one read request. The pieces a request wants are
+ * gathered first and then read in the order they lie in their packs: those that lie back to
+ * back (the frames of a dump, appended one after the other, or nearly: parallel compression
+ * swaps neighbours) are one preadv into the caller's buffer. The store is looked up once per
+ * request; each pack is opened once per request, and no descriptor outlives the request (a
+ * pack a sweep removes is not kept on disk by us).
+ */
+#define BACKUPS_FRAMES_PIECES 256 /* pieces gathered before they are read */
+#define BACKUPS_FRAMES_PACKS 4	  /* packs open at once */
+
 struct backups_frames {
 	struct backups_store *s;
-	char pack[17]; /* the pack @fd reads; "" = none */
-	int fd;
+	struct store *st; /* the read-only store; NULL until the first piece */
+	unsigned npacks;
+	struct {
+		char name[17];
+		int fd;
+	} packs[BACKUPS_FRAMES_PACKS];
+	size_t n; /* pieces not read yet */
+	struct backups_piece {
+		char *buf;
+		size_t len;
+		uint64_t at;		    /* of its bytes in the pack */
+		unsigned pack;		    /* in @packs */
+		const struct store_hash *h; /* for messages */
+	} v[BACKUPS_FRAMES_PIECES];
 };
 
 void backups_frames_init(struct backups_frames *f, struct backups_store *s);
 
 /*
- * Copy @len bytes at @off of chunk @h's stored frame into @buf, after checking that the frame
- * is @zlen bytes as the manifest says. 0 or -errno: -EIO if the chunk is missing or its frame
- * is not what the manifest says or is cut short (logged).
+ * Have @len bytes at @off of chunk @h's stored frame copied into @buf, after checking that the
+ * frame is @zlen bytes as the manifest says: now, or by a later call or backups_frames_flush()
+ * (@h and @buf must stay valid until then). 0 or -errno: -EIO if the chunk is missing or its
+ * frame is not what the manifest says or is cut short (logged).
  */
 int backups_frames_read(struct backups_frames *f, const struct store_hash *h, uint64_t zlen,
-			void *buf, size_t len, uint64_t off);
+			char *buf, size_t len, uint64_t off);
 
+/* Read what backups_frames_read() left pending. 0 or -errno (logged, as there). */
+int backups_frames_flush(struct backups_frames *f);
+
+/* Close the packs and drop what is pending. */
 void backups_frames_done(struct backups_frames *f);
 
 /* A file of a snapshot was opened (+1) or closed (-1): hold the lock while any is open. */

@@ -382,6 +382,8 @@ int store_open(const char *state_dir, const struct store_opts *opts, struct stor
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_mutex_init(&s->plock, NULL);
 	pthread_mutex_init(&s->rlock, NULL);
+	pthread_mutex_init(&s->olock, NULL);
+	pthread_cond_init(&s->ocv, NULL);
 	pthread_rwlock_init(&s->ixlock, NULL);
 	pthread_cond_init(&s->cv_job, NULL);
 	pthread_cond_init(&s->cv_space, NULL);
@@ -434,6 +436,8 @@ void store_close(struct store *s)
 	pthread_mutex_destroy(&s->lock);
 	pthread_mutex_destroy(&s->plock);
 	pthread_mutex_destroy(&s->rlock);
+	pthread_mutex_destroy(&s->olock);
+	pthread_cond_destroy(&s->ocv);
 	pthread_rwlock_destroy(&s->ixlock);
 	free(s);
 }

@@ -28,6 +28,7 @@ struct dict {
 struct job {
 	struct store_hash hash;
 	const struct dict *dict;
+	uint64_t seq; /* its place in the queue: frames are appended in this order */
 	size_t len;
 	unsigned char data[];
 };
@@ -90,6 +91,12 @@ struct store {
 	size_t npacks, packcap;
 	struct timespec packs_mtime; /* of packs/ when last loaded (read-only stores reload) */
 	pthread_mutex_t rlock;	     /* one reload at a time */
+
+	/* Queued chunks are appended in queue order (a dump's frames back to back, in order). */
+	pthread_mutex_t olock;
+	pthread_cond_t ocv;
+	uint64_t seq_next;    /* under lock: the next job's seq */
+	uint64_t append_next; /* under olock: the seq whose turn it is to be appended */
 
 	/* The open pack: under plock (appends are serial; compression is not). */
 	pthread_mutex_t plock;

@@ -44,24 +44,52 @@ static void mark_dirty(struct store *s, const struct store_hash *h, bool written
 	pthread_mutex_unlock(&s->lock);
 }
 
-/* Compress and write one chunk whose hash is known. 1 = was there, 0 = written, or -errno. */
+/* Wait for the turn of job @seq to append (UINT64_MAX: a put not queued, no turn to wait). */
+static void turn_wait(struct store *s, uint64_t seq)
+{
+	if (seq == UINT64_MAX)
+		return;
+	pthread_mutex_lock(&s->olock);
+	while (s->append_next != seq)
+		pthread_cond_wait(&s->ocv, &s->olock);
+	pthread_mutex_unlock(&s->olock);
+}
+
+/* Job @seq has appended (or had nothing to append): the next one's turn. */
+static void turn_done(struct store *s, uint64_t seq)
+{
+	if (seq == UINT64_MAX)
+		return;
+	pthread_mutex_lock(&s->olock);
+	s->append_next = seq + 1;
+	pthread_cond_broadcast(&s->ocv);
+	pthread_mutex_unlock(&s->olock);
+}
+
+/*
+ * Compress and write one chunk whose hash is known, appending in turn @seq. 1 = was there,
+ * 0 = written, or -errno. The turn is always passed on, whatever happens.
+ */
 static int write_chunk(struct store *s, ZSTD_CCtx *cctx, const void *data, size_t len,
-		       const struct store_hash *h, const struct dict *d, char *err, size_t errlen)
+		       const struct store_hash *h, const struct dict *d, uint64_t seq, char *err,
+		       size_t errlen)
 {
 	char hex[STORE_HEX_LEN + 1];
 	size_t bound = ZSTD_compressBound(len), n;
-	void *buf;
+	void *buf = NULL;
 	int ret;
 
 	if (store_has(s, h)) {
 		mark_dirty(s, h, false, 0, 0);
-		return 1;
+		ret = 1;
+		goto out;
 	}
 	store_hash_hex(h, hex);
 	buf = malloc(bound);
 	if (!buf) {
 		store_msg(err, errlen, "store: no memory to compress a chunk of %zu bytes", len);
-		return -ENOMEM;
+		ret = -ENOMEM;
+		goto out;
 	}
 	ZSTD_CCtx_reset(cctx, ZSTD_reset_session_and_parameters);
 	ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, s->level);
@@ -74,10 +102,17 @@ static int write_chunk(struct store *s, ZSTD_CCtx *cctx, const void *data, size_
 		ret = ZSTD_getErrorCode(n) == ZSTD_error_memory_allocation ? -ENOMEM : -EIO;
 		goto out;
 	}
+	turn_wait(s, seq);
 	ret = store_pack_append(s, h, buf, n, err, errlen);
+	turn_done(s, seq);
+	seq = UINT64_MAX;
 	if (!ret)
 		mark_dirty(s, h, true, len, n);
 out:
+	if (seq != UINT64_MAX) {
+		turn_wait(s, seq);
+		turn_done(s, seq);
+	}
 	free(buf);
 	return ret;
 }
@@ -122,7 +157,7 @@ int store_put(struct store *s, const void *data, size_t len, const struct store_
 		store_msg(err, errlen, "store: out of memory");
 		return -ENOMEM;
 	}
-	ret = write_chunk(s, cctx, data, len, out, d, err, errlen);
+	ret = write_chunk(s, cctx, data, len, out, d, UINT64_MAX, err, errlen);
 	ZSTD_freeCCtx(cctx);
 	return ret;
 }
@@ -154,13 +189,17 @@ static void *worker(void *arg)
 		pthread_cond_signal(&s->cv_space);
 		pthread_mutex_unlock(&s->lock);
 
-		if (!skip && !cctx) {
-			snprintf(err, sizeof(err),
-				 "store: out of memory for a compression context");
-			ret = -ENOMEM;
-		} else if (!skip) {
-			ret = write_chunk(s, cctx, j->data, j->len, &j->hash, j->dict, err,
-					  sizeof(err));
+		if (!skip && cctx) {
+			ret = write_chunk(s, cctx, j->data, j->len, &j->hash, j->dict, j->seq,
+					  err, sizeof(err));
+		} else {
+			if (!skip) {
+				snprintf(err, sizeof(err),
+					 "store: out of memory for a compression context");
+				ret = -ENOMEM;
+			}
+			turn_wait(s, j->seq); /* pass the turn on */
+			turn_done(s, j->seq);
 		}
 		if (ret < 0)
 			set_error(s, ret, err);
@@ -283,6 +322,7 @@ int store_put_async(struct store *s, const void *data, size_t len, const struct 
 		free(j);
 		return 1;
 	}
+	j->seq = s->seq_next++;
 	s->q[(s->qhead + s->qlen) % s->qcap] = j;
 	s->qlen++;
 	pthread_cond_signal(&s->cv_job);
