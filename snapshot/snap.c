@@ -242,6 +242,15 @@ static int finish(struct snap_run *run, int64_t mono0, char *err, size_t errlen)
 	ret = store_flush(run->store, err, errlen);
 	if (ret)
 		return ret;
+	/* Each chunk's ZLEN from the index we hold (else manifest_write loads a second one). */
+	for (size_t i = 0; i < m->n; i++)
+		for (size_t k = 0; k < m->v[i].nchunks; k++) {
+			struct manifest_chunk *c = &m->v[i].chunks[k];
+			struct store_loc loc;
+
+			if (!c->zlen && !store_stat(run->store, &c->hash, &loc))
+				c->zlen = loc.zlen;
+		}
 	store_get_stats(run->store, &ss);
 	r->files = run->up.files;
 	r->files_read = run->up.files_read;
