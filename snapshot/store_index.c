@@ -300,7 +300,8 @@ static int load_index(int dfd, const char *name, struct loading *l, bool *skippe
 	return 0;
 }
 
-int store_index_load(struct store *s, char *err, size_t errlen)
+/* The load itself, with ixlock held for writing and the old index already dropped. */
+static int load_locked(struct store *s, char *err, size_t errlen)
 {
 	struct loading l = {0};
 	struct pack *packs = NULL;
@@ -311,11 +312,6 @@ int store_index_load(struct store *s, char *err, size_t errlen)
 	DIR *dir;
 	int dfd, ret = 0;
 
-	if (s->op.no != PACK_NONE) {
-		/* Its numbers would change under the writer: finish or abandon it first. */
-		store_msg(err, errlen, "store: reloading the indexes with a pack open");
-		return -EBUSY;
-	}
 	dfd = openat(s->fd, "packs", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (dfd < 0) {
 		if (errno == ENOENT && s->readonly)
@@ -403,12 +399,6 @@ swap:
 		store_msg(err, errlen, "store: out of memory");
 		return -ENOMEM;
 	}
-	pthread_rwlock_wrlock(&s->ixlock);
-	for (size_t i = 0; i < s->npacks; i++)
-		if (s->packs[i].fd >= 0)
-			close(s->packs[i].fd);
-	free(s->tab);
-	free(s->packs);
 	s->tab = l.tab;
 	s->cap = l.cap;
 	s->n = l.n;
@@ -416,8 +406,36 @@ swap:
 	s->npacks = npacks;
 	s->packcap = packcap;
 	s->packs_mtime = mtime;
-	pthread_rwlock_unlock(&s->ixlock);
 	return 0;
+}
+
+/*
+ * The old index goes before the new one is built, under the write lock: readers wait for the
+ * reload (tens of milliseconds, after a snapshot or a prune) rather than the process holding
+ * two indexes at once. A failed load leaves an empty index that the next miss loads again.
+ */
+int store_index_load(struct store *s, char *err, size_t errlen)
+{
+	int ret;
+
+	if (s->op.no != PACK_NONE) {
+		/* Its numbers would change under the writer: finish or abandon it first. */
+		store_msg(err, errlen, "store: reloading the indexes with a pack open");
+		return -EBUSY;
+	}
+	pthread_rwlock_wrlock(&s->ixlock);
+	for (size_t i = 0; i < s->npacks; i++)
+		if (s->packs[i].fd >= 0)
+			close(s->packs[i].fd);
+	free(s->tab);
+	free(s->packs);
+	s->tab = NULL;
+	s->packs = NULL;
+	s->cap = s->n = s->npacks = s->packcap = 0;
+	s->packs_mtime = (struct timespec){0, -1};
+	ret = load_locked(s, err, errlen);
+	pthread_rwlock_unlock(&s->ixlock);
+	return ret;
 }
 
 struct ixent *store_index_find_locked(struct store *s, const struct store_hash *h)
