@@ -85,15 +85,6 @@ static int reader(struct backups_store *s, struct store **out, char *err, size_t
 	return ret;
 }
 
-/*
- * Have the store look at packs/ again if it changed since it last did (a sweep rewrote packs
- * while we had a chunk's old place).
- */
-static void look_again(struct store *st)
-{
-	store_refresh(st);
-}
-
 int backups_store_zlen(struct backups_store *s, const struct store_hash *h, uint64_t *zlen)
 {
 	struct store_loc loc;
@@ -313,7 +304,7 @@ int backups_frames_read(struct backups_frames *f, const struct store_hash *h, ui
 			ret = open_pack(f, loc.pack, &pack);
 		if (ret != -ENOENT || pass)
 			break;
-		look_again(f->st); /* its pack went in a sweep: the chunk may be in a new one */
+		store_refresh(f->st); /* its pack went in a sweep: the chunk may be in a new one */
 		ret = store_stat(f->st, h, &loc);
 	}
 	if (ret) {
@@ -360,5 +351,5 @@ void backups_store_readers(struct backups_store *s, int delta)
 	 * removed since it last looked (an open descriptor keeps a removed file's disk space).
 	 */
 	if (st)
-		look_again(st);
+		store_refresh(st);
 }

@@ -180,13 +180,6 @@ static int need_dict(void *arg, const struct store_hash *h, const struct store_l
 	return 0;
 }
 
-static int sweep_packdir(void *arg, const struct refs_file *f)
-{
-	if (f->kind == REFS_TMP)
-		sweep_tmp(arg, f);
-	return 0;
-}
-
 /* The packs: dead chunks out (store_sweep), then the dictionaries no kept chunk needs. */
 static int sweep_packs(struct sweep *sw, char *err, size_t errlen)
 {
@@ -233,7 +226,8 @@ static int count_dicts(void *arg, const struct refs_file *f)
 	return 0;
 }
 
-static int sweep_snapdir(void *arg, const struct refs_file *f)
+/* packs/ and snapshots/: only their stale temp files are the sweep's (packs: store_sweep). */
+static int sweep_tmps(void *arg, const struct refs_file *f)
 {
 	if (f->kind == REFS_TMP)
 		sweep_tmp(arg, f);
@@ -277,11 +271,11 @@ static int sweep(const char *state_dir, struct sweep *sw, char **names, size_t n
 	if (!ret)
 		ret = sweep_packs(sw, err, errlen);
 	if (!ret)
-		ret = refs_walk_dir(sw->store_fd, "packs", sweep_packdir, sw, err, errlen);
+		ret = refs_walk_dir(sw->store_fd, "packs", sweep_tmps, sw, err, errlen);
 	if (!ret)
 		ret = refs_walk_dir(sw->store_fd, "dicts", sweep_dict, sw, err, errlen);
 	if (!ret)
-		ret = refs_walk_dir(sw->store_fd, "snapshots", sweep_snapdir, sw, err, errlen);
+		ret = refs_walk_dir(sw->store_fd, "snapshots", sweep_tmps, sw, err, errlen);
 	if (ret == -ENOMEM)
 		goto oom;
 	if (ret)

@@ -483,33 +483,6 @@ out:
 	return ret;
 }
 
-void store_index_del(struct store *s, const struct store_hash *h)
-{
-	size_t i, j;
-
-	pthread_rwlock_wrlock(&s->ixlock);
-	if (!s->cap)
-		goto out;
-	i = (size_t)(probe(s->tab, s->cap, h) - s->tab);
-	if (!s->tab[i].zlen)
-		goto out;
-	s->tab[i].zlen = 0;
-	s->n--;
-	/* Backward-shift deletion: move up entries whose probe run crossed slot i. */
-	for (j = next(i, s->cap); s->tab[j].zlen; j = next(j, s->cap)) {
-		size_t home = slot_of(&s->tab[j].h, s->cap);
-
-		/* j's distance from its home, and from the hole at i, both going forward */
-		if ((j + s->cap - home) % s->cap >= (j + s->cap - i) % s->cap) {
-			s->tab[i] = s->tab[j];
-			s->tab[j].zlen = 0;
-			i = j;
-		}
-	}
-out:
-	pthread_rwlock_unlock(&s->ixlock);
-}
-
 int64_t store_index_add_pack(struct store *s, const char *name, int fd)
 {
 	if (s->npacks == s->packcap) {

@@ -152,9 +152,6 @@ bool store_index_find(struct store *s, const struct store_hash *h, struct ixent 
  */
 int store_index_put(struct store *s, const struct ixent *e, bool only_new);
 
-/* Remove @h from the index (a queued chunk that failed to be written). */
-void store_index_del(struct store *s, const struct store_hash *h);
-
 /* Add a pack to store.packs (write lock held by the caller); its number, or -ENOMEM. */
 int64_t store_index_add_pack(struct store *s, const char *name, int fd);
 

@@ -263,13 +263,6 @@ static int read_at(struct store *s, const struct store_hash *h, struct ixent *e,
 	return ret;
 }
 
-static void pack_of(struct store *s, const struct ixent *e, char *buf, size_t len)
-{
-	pthread_rwlock_rdlock(&s->ixlock);
-	snprintf(buf, len, "%s", e->pack < s->npacks ? s->packs[e->pack].name : "?");
-	pthread_rwlock_unlock(&s->ixlock);
-}
-
 /* Find @h and name its pack under one hold of the lock (a reload renumbers packs). */
 static bool find_loc(struct store *s, const struct store_hash *h, struct store_loc *loc)
 {
@@ -386,7 +379,9 @@ int store_each(struct store *s, store_each_fn fn, void *arg)
 int store_get(struct store *s, const struct store_hash *h, void **out, size_t *len, char *err,
 	      size_t errlen)
 {
-	char name[40], pack[17];
+	char name[40];
+	const char *pack;
+	struct store_loc loc;
 	unsigned char *buf = NULL, *plain = NULL;
 	unsigned long long size;
 	const struct dict *d = NULL;
@@ -398,20 +393,17 @@ int store_get(struct store *s, const struct store_hash *h, void **out, size_t *l
 	int ret;
 
 	store_chunk_name(h, name, sizeof(name));
-	if (!store_index_find(s, h, &e) || e.pack == PACK_NONE) {
-		if (!s->readonly || !reload_if_changed(s) || !store_index_find(s, h, &e) ||
-		    e.pack == PACK_NONE) {
-			store_msg(err, errlen, "store: %s is missing", name);
-			return -ENOENT;
-		}
+	if (store_stat(s, h, &loc)) { /* which looks at packs/ again if it must */
+		store_msg(err, errlen, "store: %s is missing", name);
+		return -ENOENT;
 	}
-	buf = malloc(e.zlen);
+	buf = malloc(loc.zlen);
 	if (!buf) {
 		store_msg(err, errlen, "store: out of memory");
 		return -ENOMEM;
 	}
-	ret = read_at(s, h, &e, buf, e.zlen, 0, &n, NULL);
-	pack_of(s, &e, pack, sizeof(pack));
+	pack = loc.pack;
+	ret = read_at(s, h, &e, buf, loc.zlen, 0, &n, NULL);
 	if (ret == -ENOENT) {
 		store_msg(err, errlen, "store: %s is missing (pack %s is gone)", name, pack);
 		goto out;
@@ -422,7 +414,7 @@ int store_get(struct store *s, const struct store_hash *h, void **out, size_t *l
 		goto out;
 	}
 	ret = -EIO;
-	if (n != e.zlen) {
+	if (n != loc.zlen) {
 		store_msg(err, errlen, "store: %s is damaged (pack %s is cut short)", name, pack);
 		goto out;
 	}
