@@ -12,6 +12,7 @@
 #include "fs/vglue.h"
 
 #include <dirent.h>
+#include <stdatomic.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -25,15 +26,22 @@
 #include <sys/statvfs.h>
 #include <sys/xattr.h>
 
+/* An open file. A read-only one opens its backing file at its first request that needs it
+ * (fd is -1 until then): `grep -r` served from the page cache then costs the daemon no
+ * open(2) at all. */
 struct handle {
-	int fd;
+	_Atomic int fd;
+	int flags; /* for the deferred open */
 	int wrote;
 	struct node *node;
 	struct vcs_who who;
 };
 
+/* A real directory's readdir(3) stream is likewise opened at the first listing the
+ * kernel has not cached. */
 struct dirh {
-	DIR *dp;
+	DIR *_Atomic dp;
+	struct node *node;
 	off_t offset;
 	struct dirent *entry;
 };
@@ -324,7 +332,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int va
 	struct handle *h = fi ? (struct handle *)(uintptr_t)fi->fh : NULL;
 	char proc[64];
 	struct stat st;
-	int err = 0;
+	int err = 0, hfd;
 
 	if (n->kind == NODE_VIEW) {
 		vglue_setattr(req, n, attr, valid, fi);
@@ -334,6 +342,8 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int va
 		reply_err(req, -EPERM);
 		return;
 	}
+	/* A deferred read-only handle has no descriptor: address the inode instead. */
+	hfd = h ? atomic_load(&h->fd) : -1;
 	err = stat_fd(n->fd, &st);
 	if (err)
 		goto out;
@@ -341,7 +351,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int va
 	if (valid & FUSE_SET_ATTR_MODE) {
 		if (S_ISLNK(st.st_mode))
 			err = -EOPNOTSUPP;
-		else if (h ? fchmod(h->fd, attr->st_mode) : chmod(proc, attr->st_mode))
+		else if (hfd >= 0 ? fchmod(hfd, attr->st_mode) : chmod(proc, attr->st_mode))
 			err = -errno;
 		if (err)
 			goto out;
@@ -356,7 +366,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int va
 		}
 	}
 	if (valid & FUSE_SET_ATTR_SIZE) {
-		if (h ? ftruncate(h->fd, attr->st_size) : truncate(proc, attr->st_size)) {
+		if (hfd >= 0 ? ftruncate(hfd, attr->st_size) : truncate(proc, attr->st_size)) {
 			err = -errno;
 			goto out;
 		}
@@ -372,8 +382,8 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int va
 			tv[1].tv_nsec = UTIME_NOW;
 		else if (valid & FUSE_SET_ATTR_MTIME)
 			tv[1] = attr->st_mtim;
-		if (h)
-			err = futimens(h->fd, tv) ? -errno : 0;
+		if (hfd >= 0)
+			err = futimens(hfd, tv) ? -errno : 0;
 		else if (!S_ISLNK(st.st_mode))
 			err = utimensat(AT_FDCWD, proc, tv, 0) ? -errno : 0;
 		else if (n->parent && n->name)
@@ -612,17 +622,49 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	reply_err(req, 0);
 }
 
-static struct handle *handle_new(fuse_req_t req, struct node *n, int fd)
+static struct handle *handle_new(fuse_req_t req, struct node *n, int fd, int flags)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	struct handle *h = calloc(1, sizeof(*h));
 
 	if (!h)
 		return NULL;
-	h->fd = fd;
+	atomic_init(&h->fd, fd);
+	h->flags = flags;
 	h->node = n;
-	vcs_who_fill(&h->who, ctx->pid, ctx->uid, ctx->gid);
+	/* Only a handle that can write will ever name a writer. */
+	if ((flags & O_ACCMODE) != O_RDONLY || fd >= 0)
+		vcs_who_fill(&h->who, ctx->pid, ctx->uid, ctx->gid);
 	return h;
+}
+
+/* The handle's backing descriptor, opened now if it was deferred; -errno on failure.
+ * Concurrent first reads race benignly: one descriptor wins, the other is closed. */
+static int handle_fd(struct handle *h)
+{
+	char proc[64];
+	int fd = atomic_load(&h->fd), expected = -1;
+
+	if (fd >= 0)
+		return fd;
+	proc_path(proc, sizeof(proc), h->node->fd);
+	fd = open(proc, h->flags);
+	if (fd < 0)
+		return -errno;
+	if (!atomic_compare_exchange_strong(&h->fd, &expected, fd)) {
+		close(fd);
+		fd = expected;
+	}
+	return fd;
+}
+
+static void handle_free(struct handle *h)
+{
+	int fd = atomic_load(&h->fd);
+
+	if (fd >= 0)
+		close(fd);
+	free(h);
 }
 
 static void handle_mark_written(struct sfs *fs, struct handle *h)
@@ -664,7 +706,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		close(fd);
 		goto out;
 	}
-	h = handle_new(req, (struct node *)(uintptr_t)e.ino, fd);
+	h = handle_new(req, (struct node *)(uintptr_t)e.ino, fd, fi->flags);
 	if (!h) {
 		close(fd);
 		node_forget(fs->nodes, (struct node *)(uintptr_t)e.ino, 1);
@@ -677,8 +719,9 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	fi->noflush = 1;
 	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
 		/* interrupted: the kernel will never release it */
-		close(fd);
-		free(h);
+		if (h->wrote)
+			vcs_writers(fs->vcs, -1);
+		handle_free(h);
 	}
 	return;
 out:
@@ -689,9 +732,9 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct sfs *fs = fs_of(req);
 	struct node *n = node_of(req, ino);
+	int flags = fi->flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_NOATIME);
 	struct handle *h;
-	char proc[64];
-	int fd;
+	int fd = -1;
 
 	if (n->kind == NODE_VIEW) {
 		vglue_open(req, n, fi);
@@ -701,19 +744,26 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		reply_err(req, -EISDIR);
 		return;
 	}
-	proc_path(proc, sizeof(proc), n->fd);
-	fd = open(proc, fi->flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_NOATIME));
-	if (fd < 0) {
-		reply_err(req, -errno);
-		return;
+	/* The kernel has checked the permissions (default_permissions); a plain read-only open
+	 * defers the backing open to the first read, which a warm page cache never sends. */
+	if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC)) {
+		char proc[64];
+
+		proc_path(proc, sizeof(proc), n->fd);
+		fd = open(proc, flags);
+		if (fd < 0) {
+			reply_err(req, -errno);
+			return;
+		}
 	}
-	h = handle_new(req, n, fd);
+	h = handle_new(req, n, fd, flags);
 	if (!h) {
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 		reply_err(req, -ENOMEM);
 		return;
 	}
-	if (fi->flags & O_TRUNC)
+	if (flags & O_TRUNC)
 		handle_mark_written(fs, h);
 	fi->fh = (uintptr_t)h;
 	fi->keep_cache = 1;
@@ -721,8 +771,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (fuse_reply_open(req, fi) == -ENOENT) {
 		if (h->wrote)
 			vcs_writers(fs->vcs, -1);
-		close(fd);
-		free(h);
+		handle_free(h);
 	}
 }
 
@@ -738,9 +787,12 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return;
 	}
 	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-	buf.buf[0].fd = h->fd;
+	buf.buf[0].fd = handle_fd(h);
 	buf.buf[0].pos = off;
-	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+	if (buf.buf[0].fd < 0)
+		reply_err(req, buf.buf[0].fd);
+	else
+		fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
 }
 
 static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in, off_t off,
@@ -756,7 +808,7 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 		return;
 	}
 	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-	out.buf[0].fd = h->fd;
+	out.buf[0].fd = atomic_load(&h->fd); /* a writable handle is never deferred */
 	out.buf[0].pos = off;
 	handle_mark_written(fs_of(req), h);
 	res = fuse_buf_copy(&out, in, 0);
@@ -777,7 +829,12 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	/* close(dup(fd)) reports the errors some filesystems only give at close */
-	fd = dup(h->fd);
+	fd = atomic_load(&h->fd);
+	if (fd < 0) {
+		reply_err(req, 0); /* never opened: nothing to report */
+		return;
+	}
+	fd = dup(fd);
 	reply_err(req, fd < 0 ? -errno : (close(fd) ? -errno : 0));
 }
 
@@ -790,7 +847,6 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		vglue_release(req, node_of(req, ino), fi);
 		return;
 	}
-	close(h->fd);
 	if (h->wrote) {
 		struct node *n = h->node;
 
@@ -798,19 +854,24 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		note_as(fs, n, NULL, 0, &h->who);
 		vcs_writers(fs->vcs, -1);
 	}
-	free(h);
+	handle_free(h);
 	fuse_reply_err(req, 0);
 }
 
 static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	int fd;
 
 	if (node_of(req, ino)->kind == NODE_VIEW) {
 		reply_err(req, 0);
 		return;
 	}
-	reply_err(req, (datasync ? fdatasync(h->fd) : fsync(h->fd)) ? -errno : 0);
+	fd = handle_fd(h);
+	if (fd < 0)
+		reply_err(req, fd);
+	else
+		reply_err(req, (datasync ? fdatasync(fd) : fsync(fd)) ? -errno : 0);
 }
 
 static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
@@ -823,7 +884,7 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 		return;
 	}
 	handle_mark_written(fs_of(req), h);
-	reply_err(req, fallocate(h->fd, mode, off, len) ? -errno : 0);
+	reply_err(req, fallocate(atomic_load(&h->fd), mode, off, len) ? -errno : 0);
 }
 
 static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
@@ -831,12 +892,14 @@ static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 {
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
 	off_t res;
+	int fd;
 
 	if (node_of(req, ino)->kind == NODE_VIEW) {
 		reply_err(req, -ENOSYS); /* the kernel falls back to its own lseek */
 		return;
 	}
-	res = lseek(h->fd, off, whence);
+	fd = handle_fd(h);
+	res = fd < 0 ? (errno = -fd, -1) : lseek(fd, off, whence);
 	if (res < 0)
 		reply_err(req, -errno);
 	else
@@ -849,7 +912,6 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 {
 	struct node *n = node_of(req, ino);
 	struct dirh *d;
-	int fd;
 
 	if (n->kind == NODE_VIEW) {
 		vglue_opendir(req, n, fi);
@@ -860,28 +922,40 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		reply_err(req, -ENOMEM);
 		return;
 	}
-	if (n->kind == NODE_REAL) {
-		fd = openat(n->fd, ".", O_RDONLY | O_DIRECTORY);
-		if (fd < 0 || !(d->dp = fdopendir(fd))) {
-			int err = -errno;
-
-			if (fd >= 0)
-				close(fd);
-			free(d);
-			reply_err(req, err);
-			return;
-		}
-	}
+	d->node = n->kind == NODE_REAL ? n : NULL;
 	fi->fh = (uintptr_t)d;
 	/* The kernel may keep listings: our own changes invalidate them in the kernel, and
 	 * changes made outside are invalidated by the watcher (live_invalidate). */
 	fi->cache_readdir = n->kind == NODE_REAL;
 	fi->keep_cache = n->kind == NODE_REAL;
-	if (fuse_reply_open(req, fi) == -ENOENT) {
-		if (d->dp)
-			closedir(d->dp);
+	if (fuse_reply_open(req, fi) == -ENOENT)
 		free(d);
+}
+
+/* The real directory's stream, opened at first use; NULL with errno set on failure. */
+static DIR *dirh_stream(struct dirh *d)
+{
+	DIR *dp = atomic_load(&d->dp), *expected = NULL;
+	int fd;
+
+	if (dp)
+		return dp;
+	fd = openat(d->node->fd, ".", O_RDONLY | O_DIRECTORY);
+	if (fd < 0)
+		return NULL;
+	dp = fdopendir(fd);
+	if (!dp) {
+		int err = errno;
+
+		close(fd);
+		errno = err;
+		return NULL;
 	}
+	if (!atomic_compare_exchange_strong(&d->dp, &expected, dp)) {
+		closedir(dp);
+		dp = expected;
+	}
+	return dp;
 }
 
 /* Add one entry to a readdir(plus) reply. Returns its size, 0 if it did not fit. */
@@ -947,7 +1021,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		reply_err(req, -ENOMEM);
 		return;
 	}
-	if (!d->dp) {
+	if (!d->node) {
 		/* ".", "..", then the names; offsets are indexes + 1 */
 		for (off_t i = off; ; i++) {
 			const char *name;
@@ -976,8 +1050,14 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		}
 		goto out;
 	}
+	DIR *dp = dirh_stream(d);
+
+	if (!dp) {
+		err = -errno;
+		goto out;
+	}
 	if (off != d->offset) {
-		seekdir(d->dp, off);
+		seekdir(dp, off);
 		d->entry = NULL;
 		d->offset = off;
 	}
@@ -988,7 +1068,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 		if (!d->entry) {
 			errno = 0;
-			d->entry = readdir(d->dp);
+			d->entry = readdir(dp);
 			if (!d->entry) {
 				err = errno ? -errno : 0;
 				break;
@@ -1049,9 +1129,11 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 {
 	struct dirh *d = (struct dirh *)(uintptr_t)fi->fh;
 
+	DIR *dp = d ? atomic_load(&d->dp) : NULL;
+
 	(void)ino;
-	if (d && d->dp)
-		closedir(d->dp);
+	if (dp)
+		closedir(dp);
 	free(d);
 	fuse_reply_err(req, 0);
 }
@@ -1061,12 +1143,19 @@ static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fus
 	struct dirh *d = (struct dirh *)(uintptr_t)fi->fh;
 	int fd;
 
+	DIR *dp;
+
 	(void)ino;
-	if (!d || !d->dp) {
+	if (!d || !d->node) {
 		reply_err(req, 0);
 		return;
 	}
-	fd = dirfd(d->dp);
+	dp = dirh_stream(d);
+	if (!dp) {
+		reply_err(req, -errno);
+		return;
+	}
+	fd = dirfd(dp);
 	reply_err(req, (datasync ? fdatasync(fd) : fsync(fd)) ? -errno : 0);
 }
 
