@@ -732,7 +732,9 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct sfs *fs = fs_of(req);
 	struct node *n = node_of(req, ino);
-	int flags = fi->flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_NOATIME);
+	/* O_NOFOLLOW: the kernel resolved the name (a symlink never reaches open); on the
+	 * /proc/self/fd link it would fail every open with ELOOP, as `grep -r` opens. */
+	int flags = fi->flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_NOATIME | O_NOFOLLOW);
 	struct handle *h;
 	int fd = -1;
 

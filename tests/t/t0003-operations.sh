@@ -81,6 +81,28 @@ is "getfattr reads it back from the backing file" \
 ok "fsync through the mount" python3 -c "
 import os; fd = os.open('$N/excl', os.O_WRONLY); os.fsync(fd); os.close(fd)"
 
+# Tools that must not follow a symlink open with O_NOFOLLOW (grep -r does, for every file):
+# the mount resolves the name itself, so the open must work like on the backing filesystem.
+is "an O_NOFOLLOW open reads the file" "$(python3 -c "
+import os
+fd = os.open('$N/excl', os.O_RDONLY | os.O_NOFOLLOW)
+print(os.read(fd, 100).decode().strip()); os.close(fd)")" three
+ok "an O_NOFOLLOW open of a symlink fails with ELOOP, as on the backing filesystem" python3 -c "
+import errno, os
+try:
+    os.open('$N/sites-enabled/link', os.O_RDONLY | os.O_NOFOLLOW)
+except OSError as e:
+    raise SystemExit(e.errno != errno.ELOOP)
+raise SystemExit(1)"
+is "grep -r reads every file under the mount (exit 0, a match in each)" \
+	"$(grep -rc server "$N/sites-available" | grep -c ':[1-9]'; echo "rc=${PIPESTATUS[0]}")" \
+	"$(grep -rc server "$R/etc/nginx/sites-available" | grep -c ':[1-9]'; echo rc=0)"
+ok "fchmod and fsync on a read-only descriptor work" python3 -c "
+import os
+fd = os.open('$N/excl', os.O_RDONLY)
+os.fchmod(fd, 0o640); os.fsync(fd); os.close(fd)
+assert oct(os.stat('$R/etc/nginx/excl').st_mode & 0o777) == '0o640'"
+
 long=$(printf 'n%.0s' $(seq 1 255))
 ok "a 255-byte name works" bash -c "echo x > '$N/$long' && test -f '$R/etc/nginx/$long'"
 deep=$N
