@@ -84,19 +84,61 @@ int dbuf_ident(struct dbuf *b, const char *name)
 	return 0;
 }
 
+/*
+ * The bytes mysql_real_escape_string() rewrites, as its manual lists them: NUL, \n, \r, \,
+ * ', " and Control+Z. In utf8 and in single-byte character sets no byte of a multi-byte
+ * character is ASCII, so a string can be cut just before each of them: the runs between are
+ * copied as they are and the library escapes each such byte. The output is the library's own,
+ * byte for byte (tests/unit/test_dump_esc.c compares the two on every byte value), at the speed
+ * of a table scan instead of a charset call per byte.
+ */
+static const unsigned char esc_byte[256] = {
+	[0] = 1, ['\n'] = 1, ['\r'] = 1, ['\\'] = 1, ['\''] = 1, ['"'] = 1, [26] = 1,
+};
+
+int dbuf_ascii_safe(MYSQL *m)
+{
+	MY_CHARSET_INFO cs;
+
+	mysql_get_character_set_info(m, &cs);
+	return cs.mbmaxlen == 1 || (cs.csname && !strncmp(cs.csname, "utf8", 4));
+}
+
 int dbuf_str(struct dbuf *b, MYSQL *m, const char *s, size_t n)
 {
+	const unsigned char *u = (const unsigned char *)s;
 	unsigned long k;
+	size_t i = 0, run;
+	char *q;
 
 	if (n > SIZE_MAX / 2 - 4 || dbuf_reserve(b, 2 * n + 3))
 		return -ENOMEM;
-	b->p[b->len] = '\'';
-	k = mysql_real_escape_string(m, b->p + b->len + 1, s, (unsigned long)n);
-	if (k == (unsigned long)-1)
-		return -EILSEQ;
-	b->len += 1 + k;
-	b->p[b->len++] = '\'';
-	b->p[b->len] = '\0';
+	q = b->p + b->len;
+	*q++ = '\'';
+	if (!dbuf_ascii_safe(m)) {
+		k = mysql_real_escape_string(m, q, s, (unsigned long)n);
+		if (k == (unsigned long)-1)
+			return -EILSEQ;
+		q += k;
+		i = n;
+	}
+	while (i < n) {
+		for (run = i; run < n && !esc_byte[u[run]]; run++)
+			;
+		memcpy(q, s + i, run - i);
+		q += run - i;
+		i = run;
+		if (i == n)
+			break;
+		k = mysql_real_escape_string(m, q, s + i, 1);
+		if (k == (unsigned long)-1)
+			return -EILSEQ;
+		q += k;
+		i++;
+	}
+	*q++ = '\'';
+	*q = '\0';
+	b->len = (size_t)(q - b->p);
 	return 0;
 }
 

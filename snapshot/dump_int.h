@@ -29,6 +29,8 @@ int dbuf_puts(struct dbuf *b, const char *s);
 int dbuf_printf(struct dbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int dbuf_ident(struct dbuf *b, const char *name);		 /* `name`, backticks doubled */
 int dbuf_str(struct dbuf *b, MYSQL *m, const char *s, size_t n); /* 'escaped' */
+/* Does @m's character set keep ASCII bytes out of multi-byte characters (utf8, single-byte)? */
+int dbuf_ascii_safe(MYSQL *m);
 void dbuf_free(struct dbuf *b);
 
 struct dump_out {

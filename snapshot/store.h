@@ -46,7 +46,7 @@
 
 #define STORE_HASH_LEN 32		      /* SHA-256 */
 #define STORE_HEX_LEN (2 * STORE_HASH_LEN)    /* without the NUL */
-#define STORE_LEVEL_DEFAULT 3		      /* zstd level */
+#define STORE_LEVEL_DEFAULT 1		      /* zstd level */
 #define STORE_CHUNK_LIMIT (64u * 1024 * 1024) /* largest chunk put or get accepts */
 #define STORE_DICT_LIMIT (16u * 1024 * 1024)  /* largest dictionary */
 

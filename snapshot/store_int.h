@@ -25,12 +25,31 @@ struct dict {
 	struct dict *next;
 };
 
-struct job {
+/*
+ * A batch of chunks queued for the workers: compressed together and appended in one turn, so
+ * the queue's locks, wake-ups and writes are paid per batch, not per chunk of a few KiB.
+ */
+#define JOB_BYTES (256u * 1024) /* a batch is queued once it holds this much */
+#define JOB_CHUNKS 128u		/* or this many chunks */
+
+struct job_chunk {
 	struct store_hash hash;
 	const struct dict *dict;
+	size_t off, len; /* in job.data */
+};
+
+struct job {
 	uint64_t seq; /* its place in the queue: frames are appended in this order */
-	size_t len;
+	unsigned n;
+	size_t used, cap; /* bytes of data */
+	struct job_chunk c[JOB_CHUNKS];
 	unsigned char data[];
+};
+
+/* A compressed frame ready to append: its chunk and its length in the frames' buffer. */
+struct frame {
+	struct store_hash hash;
+	size_t zlen;
 };
 
 #define STORE_PACK_TARGET (64u * 1024 * 1024) /* a pack is closed once it holds this much */
@@ -71,6 +90,7 @@ struct store {
 	unsigned qcap, qhead, qlen, busy;
 	struct job **inflight; /* the jobs the workers hold: nslots slots, NULL = free */
 	unsigned nslots;
+	struct job *pending; /* the producer's batch being filled (the producer's own) */
 	bool stop;
 	pthread_t *workers;
 	unsigned nworkers;
@@ -171,11 +191,12 @@ void store_index_free(struct store *s);
 int store_read_file(int dirfd, const char *rel, size_t limit, unsigned char **out, size_t *len);
 
 /*
- * Append a compressed frame of chunk @h to the open pack (opening one if none is), index it,
- * and close the pack once it reaches STORE_PACK_TARGET. 0 or a negative errno with a message.
+ * Append @n compressed frames, back to back in @buf, to the open pack (opening one if none is)
+ * with one write, index them, and close the pack once it reaches STORE_PACK_TARGET. 0 or a
+ * negative errno with a message; on failure none of them is indexed.
  */
-int store_pack_append(struct store *s, const struct store_hash *h, const void *frame,
-		      size_t zlen, char *err, size_t errlen);
+int store_pack_append(struct store *s, const struct frame *f, unsigned n, const void *buf,
+		      char *err, size_t errlen);
 
 /* Make the open pack durable and give it its name (see store.h); no pack open = 0. */
 int store_pack_finish(struct store *s, char *err, size_t errlen);

@@ -190,14 +190,24 @@ void store_pack_abandon(struct store *s)
 	pthread_mutex_unlock(&s->plock);
 }
 
-int store_pack_append(struct store *s, const struct store_hash *h, const void *frame,
-		      size_t zlen, char *err, size_t errlen)
+int store_pack_append(struct store *s, const struct frame *f, unsigned n, const void *buf,
+		      char *err, size_t errlen)
 {
 	struct open_pack *op = &s->op;
 	char hex[STORE_HEX_LEN + 1];
+	size_t total = 0;
+	uint64_t off;
 	struct ixent e;
 	int fd, ret = 0;
 
+	for (unsigned i = 0; i < n; i++)
+		total += f[i].zlen;
+	if (!total)
+		return 0;
+	if ((size_t)n * (STORE_HEX_LEN + 48) > sizeof(op->ibuf)) {
+		store_msg(err, errlen, "store: %u frames in one append", n);
+		return -EINVAL;
+	}
 	pthread_mutex_lock(&s->plock);
 	if (op->no == PACK_NONE) {
 		ret = pack_open(s, err, errlen);
@@ -212,32 +222,44 @@ int store_pack_append(struct store *s, const struct store_hash *h, const void *f
 	if (lseek(fd, (off_t)op->off, SEEK_SET) < 0)
 		ret = -errno;
 	else
-		ret = store_write_all(s->io, fd, frame, zlen);
+		ret = store_write_all(s->io, fd, buf, total);
 	if (ret) {
 		store_msg(err, errlen, "store: writing %s: %s", op->tmp_pack, strerror(-ret));
 		goto out;
 	}
-	if (op->ilen + STORE_HEX_LEN + 48 > sizeof(op->ibuf)) {
+	/* Room for every line first, so that no line of this append is out before all are in. */
+	if (op->ilen + (size_t)n * (STORE_HEX_LEN + 48) > sizeof(op->ibuf)) {
 		ret = flush_lines(s);
 		if (ret) {
-			store_msg(err, errlen, "store: writing %s: %s", op->tmp_idx,
-				  strerror(-ret));
+			store_msg(err, errlen, "store: writing %s: %s", op->tmp_idx, strerror(-ret));
 			goto out;
 		}
 	}
-	store_hash_hex(h, hex);
-	op->ilen += (size_t)snprintf(op->ibuf + op->ilen, sizeof(op->ibuf) - op->ilen,
-				     "%s %llu %zu\n", hex, (unsigned long long)op->off, zlen);
-	e.h = *h;
-	e.off = op->off;
-	e.zlen = (uint32_t)zlen;
-	e.pack = op->no;
-	op->off += zlen;
-	ret = store_index_put(s, &e, false);
-	if (ret) {
-		store_msg(err, errlen, "store: out of memory");
-		goto out;
+	off = op->off;
+	for (unsigned i = 0; i < n; off += f[i].zlen, i++) {
+		if (!f[i].zlen)
+			continue;
+		store_hash_hex(&f[i].hash, hex);
+		op->ilen += (size_t)snprintf(op->ibuf + op->ilen, sizeof(op->ibuf) - op->ilen,
+					     "%s %llu %zu\n", hex, (unsigned long long)off,
+					     f[i].zlen);
 	}
+	/* The lines are buffered (or out): only now do the chunks become findable. */
+	off = op->off;
+	for (unsigned i = 0; i < n; off += f[i].zlen, i++) {
+		if (!f[i].zlen)
+			continue;
+		e.h = f[i].hash;
+		e.off = off;
+		e.zlen = (uint32_t)f[i].zlen;
+		e.pack = op->no;
+		ret = store_index_put(s, &e, false);
+		if (ret) {
+			store_msg(err, errlen, "store: out of memory");
+			goto out;
+		}
+	}
+	op->off += total;
 	if (op->off >= STORE_PACK_TARGET)
 		ret = finish_locked(s, err, errlen);
 out:

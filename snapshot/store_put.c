@@ -29,18 +29,14 @@ static void set_error(struct store *s, int e, const char *m)
 	pthread_mutex_unlock(&s->lock);
 }
 
-static void mark_dirty(struct store *s, const struct store_hash *h, bool written, size_t plain,
-		       size_t disk)
+/* Count what a put did, for store_stats. */
+static void count(struct store *s, size_t dups, size_t news, size_t plain, size_t disk)
 {
-	(void)h;
 	pthread_mutex_lock(&s->lock);
-	if (written) {
-		s->stats.chunks_new++;
-		s->stats.bytes_plain += plain;
-		s->stats.bytes_disk += disk;
-	} else {
-		s->stats.chunks_dup++;
-	}
+	s->stats.chunks_dup += dups;
+	s->stats.chunks_new += news;
+	s->stats.bytes_plain += plain;
+	s->stats.bytes_disk += disk;
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -66,54 +62,78 @@ static void turn_done(struct store *s, uint64_t seq)
 	pthread_mutex_unlock(&s->olock);
 }
 
-/*
- * Compress and write one chunk whose hash is known, appending in turn @seq. 1 = was there,
- * 0 = written, or -errno. The turn is always passed on, whatever happens.
- */
-static int write_chunk(struct store *s, ZSTD_CCtx *cctx, const void *data, size_t len,
-		       const struct store_hash *h, const struct dict *d, uint64_t seq, char *err,
-		       size_t errlen)
-{
-	char hex[STORE_HEX_LEN + 1];
-	size_t bound = ZSTD_compressBound(len), n;
-	void *buf = NULL;
-	int ret;
+/* A worker's (or a put's) buffer for compressed frames. */
+struct zbuf {
+	unsigned char *p;
+	size_t len, cap;
+};
 
-	if (store_has(s, h)) {
-		mark_dirty(s, h, false, 0, 0);
-		ret = 1;
-		goto out;
-	}
-	store_hash_hex(h, hex);
-	buf = malloc(bound);
-	if (!buf) {
-		store_msg(err, errlen, "store: no memory to compress a chunk of %zu bytes", len);
-		ret = -ENOMEM;
-		goto out;
+/* Compress @len bytes of @data as one frame at the end of @z; its length in *zlen. */
+static int compress_frame(struct store *s, ZSTD_CCtx *cctx, struct zbuf *z, const void *data,
+			  size_t len, const struct dict *d, size_t *zlen, char *err, size_t errlen)
+{
+	size_t bound = ZSTD_compressBound(len), n;
+
+	if (z->cap - z->len < bound) {
+		size_t cap = z->len + bound;
+		unsigned char *np = realloc(z->p, cap);
+
+		if (!np) {
+			store_msg(err, errlen, "store: no memory to compress a chunk of %zu bytes",
+				  len);
+			return -ENOMEM;
+		}
+		z->p = np;
+		z->cap = cap;
 	}
 	ZSTD_CCtx_reset(cctx, ZSTD_reset_session_and_parameters);
 	ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, s->level);
 	ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
 	if (d)
 		ZSTD_CCtx_refCDict(cctx, d->cdict);
-	n = ZSTD_compress2(cctx, buf, bound, data, len);
+	n = ZSTD_compress2(cctx, z->p + z->len, bound, data, len);
 	if (ZSTD_isError(n)) {
-		store_msg(err, errlen, "store: compressing %s: %s", hex, ZSTD_getErrorName(n));
-		ret = ZSTD_getErrorCode(n) == ZSTD_error_memory_allocation ? -ENOMEM : -EIO;
-		goto out;
+		store_msg(err, errlen, "store: compressing a chunk of %zu bytes: %s", len,
+			  ZSTD_getErrorName(n));
+		return ZSTD_getErrorCode(n) == ZSTD_error_memory_allocation ? -ENOMEM : -EIO;
 	}
-	turn_wait(s, seq);
-	ret = store_pack_append(s, h, buf, n, err, errlen);
-	turn_done(s, seq);
-	seq = UINT64_MAX;
+	z->len += n;
+	*zlen = n;
+	return 0;
+}
+
+/*
+ * Compress and append job @j's chunks that are not stored yet, in turn @j->seq (UINT64_MAX =
+ * no turn). 0 or -errno. The turn is always passed on, whatever happens.
+ */
+static int write_job(struct store *s, ZSTD_CCtx *cctx, struct zbuf *z, const struct job *j,
+		     char *err, size_t errlen)
+{
+	struct frame f[JOB_CHUNKS];
+	size_t dups = 0, news = 0, plain = 0;
+	int ret = 0;
+
+	z->len = 0;
+	for (unsigned i = 0; i < j->n && !ret; i++) {
+		const struct job_chunk *c = &j->c[i];
+
+		f[i].hash = c->hash;
+		f[i].zlen = 0;
+		if (store_has(s, &c->hash)) { /* written meanwhile */
+			dups++;
+			continue;
+		}
+		ret = compress_frame(s, cctx, z, j->data + c->off, c->len, c->dict, &f[i].zlen,
+				     err, errlen);
+		news++;
+		plain += c->len;
+	}
+	turn_wait(s, j->seq);
 	if (!ret)
-		mark_dirty(s, h, true, len, n);
-out:
-	if (seq != UINT64_MAX) {
-		turn_wait(s, seq);
-		turn_done(s, seq);
-	}
-	free(buf);
+		ret = store_pack_append(s, f, j->n, z->p, err, errlen);
+	turn_done(s, j->seq);
+	if (!ret)
+		count(s, dups, news, plain, z->len);
 	return ret;
 }
 
@@ -135,6 +155,8 @@ int store_put(struct store *s, const void *data, size_t len, const struct store_
 	      struct store_hash *out, char *err, size_t errlen)
 {
 	const struct dict *d;
+	struct zbuf z = {0};
+	struct frame f;
 	ZSTD_CCtx *cctx;
 	int ret;
 
@@ -149,7 +171,7 @@ int store_put(struct store *s, const void *data, size_t len, const struct store_
 		return -ENOMEM;
 	}
 	if (store_has(s, out)) {
-		mark_dirty(s, out, false, 0, 0);
+		count(s, 1, 0, 0, 0);
 		return 1;
 	}
 	cctx = ZSTD_createCCtx();
@@ -157,8 +179,14 @@ int store_put(struct store *s, const void *data, size_t len, const struct store_
 		store_msg(err, errlen, "store: out of memory");
 		return -ENOMEM;
 	}
-	ret = write_chunk(s, cctx, data, len, out, d, UINT64_MAX, err, errlen);
+	f.hash = *out;
+	ret = compress_frame(s, cctx, &z, data, len, d, &f.zlen, err, errlen);
 	ZSTD_freeCCtx(cctx);
+	if (!ret)
+		ret = store_pack_append(s, &f, 1, z.p, err, errlen);
+	if (!ret)
+		count(s, 0, 1, len, f.zlen);
+	free(z.p);
 	return ret;
 }
 
@@ -166,6 +194,7 @@ static void *worker(void *arg)
 {
 	struct store *s = arg;
 	ZSTD_CCtx *cctx = ZSTD_createCCtx();
+	struct zbuf z = {0};
 	char err[STORE_ERRMSG_LEN];
 
 	pthread_mutex_lock(&s->lock);
@@ -190,8 +219,7 @@ static void *worker(void *arg)
 		pthread_mutex_unlock(&s->lock);
 
 		if (!skip && cctx) {
-			ret = write_chunk(s, cctx, j->data, j->len, &j->hash, j->dict, j->seq,
-					  err, sizeof(err));
+			ret = write_job(s, cctx, &z, j, err, sizeof(err));
 		} else {
 			if (!skip) {
 				snprintf(err, sizeof(err),
@@ -213,6 +241,7 @@ static void *worker(void *arg)
 	}
 	pthread_mutex_unlock(&s->lock);
 	ZSTD_freeCCtx(cctx);
+	free(z.p);
 	return NULL;
 }
 
@@ -256,24 +285,55 @@ void store_pool_stop(struct store *s)
 	free(s->q);
 	free(s->workers);
 	free(s->inflight);
+	free(s->pending); /* never flushed: nothing was promised */
 	s->q = NULL;
 	s->workers = NULL;
 	s->inflight = NULL;
+	s->pending = NULL;
+}
+
+static bool in_job(const struct job *j, const struct store_hash *h)
+{
+	if (!j)
+		return false;
+	for (unsigned i = 0; i < j->n; i++)
+		if (!memcmp(&j->c[i].hash, h, sizeof(*h)))
+			return true;
+	return false;
 }
 
 /*
  * Is a chunk of hash @h queued or being written? Then putting it again is a dup (a run of equal
- * chunks, e.g. zeros, is common). A chunk written meanwhile is caught by write_chunk's check.
+ * chunks, e.g. zeros, is common). A chunk written meanwhile is caught by write_job's check.
+ * Under lock.
  */
 static bool queued(struct store *s, const struct store_hash *h)
 {
 	for (unsigned i = 0; i < s->qlen; i++)
-		if (!memcmp(&s->q[(s->qhead + i) % s->qcap]->hash, h, sizeof(*h)))
+		if (in_job(s->q[(s->qhead + i) % s->qcap], h))
 			return true;
 	for (unsigned i = 0; i < s->nslots; i++)
-		if (s->inflight[i] && !memcmp(&s->inflight[i]->hash, h, sizeof(*h)))
+		if (in_job(s->inflight[i], h))
 			return true;
 	return false;
+}
+
+/* Queue the producer's batch (waiting while the ring is full). */
+static void submit(struct store *s)
+{
+	struct job *j = s->pending;
+
+	if (!j)
+		return;
+	s->pending = NULL;
+	pthread_mutex_lock(&s->lock);
+	while (s->qlen == s->qcap)
+		pthread_cond_wait(&s->cv_space, &s->lock);
+	j->seq = s->seq_next++;
+	s->q[(s->qhead + s->qlen) % s->qcap] = j;
+	s->qlen++;
+	pthread_cond_signal(&s->cv_job);
+	pthread_mutex_unlock(&s->lock);
 }
 
 int store_put_async(struct store *s, const void *data, size_t len, const struct store_hash *dict,
@@ -281,6 +341,7 @@ int store_put_async(struct store *s, const void *data, size_t len, const struct 
 {
 	const struct dict *d;
 	struct job *j;
+	bool dup;
 	int ret;
 
 	ret = put_check(s, len, err, errlen);
@@ -297,36 +358,42 @@ int store_put_async(struct store *s, const void *data, size_t len, const struct 
 	ret = s->error;
 	if (ret)
 		store_msg(err, errlen, "%s", s->errmsg);
+	dup = !ret && (in_job(s->pending, out) || queued(s, out));
+	if (dup)
+		s->stats.chunks_dup++;
 	pthread_mutex_unlock(&s->lock);
 	if (ret)
 		return ret;
+	if (dup)
+		return 1;
 	if (store_has(s, out)) {
-		mark_dirty(s, out, false, 0, 0);
+		count(s, 1, 0, 0, 0);
 		return 1;
 	}
-	j = malloc(sizeof(*j) + len);
+	j = s->pending;
+	if (j && (j->n == JOB_CHUNKS || j->cap - j->used < len)) {
+		submit(s);
+		j = NULL;
+	}
 	if (!j) {
-		store_msg(err, errlen, "store: no memory to queue a chunk of %zu bytes", len);
-		return -ENOMEM;
+		size_t cap = len > JOB_BYTES ? len : JOB_BYTES;
+
+		j = malloc(sizeof(*j) + cap);
+		if (!j) {
+			store_msg(err, errlen, "store: no memory to queue a chunk of %zu bytes", len);
+			return -ENOMEM;
+		}
+		j->n = 0;
+		j->used = 0;
+		j->cap = cap;
+		s->pending = j;
 	}
-	j->hash = *out;
-	j->dict = d;
-	j->len = len;
-	memcpy(j->data, data, len);
-	pthread_mutex_lock(&s->lock);
-	while (s->qlen == s->qcap)
-		pthread_cond_wait(&s->cv_space, &s->lock);
-	if (queued(s, out)) {
-		s->stats.chunks_dup++;
-		pthread_mutex_unlock(&s->lock);
-		free(j);
-		return 1;
-	}
-	j->seq = s->seq_next++;
-	s->q[(s->qhead + s->qlen) % s->qcap] = j;
-	s->qlen++;
-	pthread_cond_signal(&s->cv_job);
-	pthread_mutex_unlock(&s->lock);
+	j->c[j->n] = (struct job_chunk){.hash = *out, .dict = d, .off = j->used, .len = len};
+	j->n++;
+	memcpy(j->data + j->used, data, len);
+	j->used += len;
+	if (j->n == JOB_CHUNKS || j->used >= JOB_BYTES)
+		submit(s);
 	return 0;
 }
 
@@ -337,6 +404,7 @@ int store_flush(struct store *s, char *err, size_t errlen)
 
 	if (s->readonly)
 		return 0;
+	submit(s);
 	pthread_mutex_lock(&s->lock);
 	while (s->qlen || s->busy)
 		pthread_cond_wait(&s->cv_idle, &s->lock);

@@ -110,7 +110,9 @@ static int copy_live(struct store *s, struct pass *p, const char *name, char *er
 				  (unsigned long long)l->off, n < 0 ? strerror(errno) : "cut short");
 			break;
 		}
-		ret = store_pack_append(s, &l->h, buf, l->zlen, err, errlen);
+		struct frame f = {.hash = l->h, .zlen = l->zlen};
+
+		ret = store_pack_append(s, &f, 1, buf, err, errlen);
 	}
 	free(buf);
 	return ret;
