@@ -9,6 +9,7 @@
  */
 #include "fs/live.h"
 #include "fs/litter.h"
+#include "fs/prefetch.h"
 #include "fs/vglue.h"
 
 #include <dirent.h>
@@ -1064,6 +1065,9 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		d->offset = off;
 	}
 	const struct mtab_entry *m = mount_of(fs, dir);
+	/* The regular files of a versioned listing, for the prefetcher (NUL-separated). */
+	char *ahead = plus && fs->prefetch && versioned(fs, dir) ? malloc(size) : NULL;
+	size_t nahead = 0;
 
 	for (;;) {
 		struct stat st;
@@ -1101,12 +1105,20 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		} else if (err || sz > rem) {
 			break;
 		} else {
+			size_t k = strlen(name) + 1;
+
 			p += sz;
 			rem -= sz;
+			if (ahead && d->entry->d_type == DT_REG && nahead + k <= size) {
+				memcpy(ahead + nahead, name, k);
+				nahead += k;
+			}
 		}
 		d->offset = d->entry->d_off;
 		d->entry = NULL;
 	}
+	prefetch_dir(fs->prefetch, dir->fd, ahead, nahead);
+	free(ahead);
 out:
 	if (err && p == buf)
 		reply_err(req, err);

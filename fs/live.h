@@ -29,6 +29,7 @@ struct sfs {
 	ino_t state_ino;
 	double timeout;     /* entry and attribute timeout, seconds */
 	int debug;
+	struct prefetch *prefetch; /* reads ahead what versioned listings name (NULL: none) */
 };
 
 extern const struct fuse_lowlevel_ops live_ops;

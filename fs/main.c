@@ -7,6 +7,7 @@
  */
 #include "fs/cmd.h"
 #include "fs/live.h"
+#include "fs/prefetch.h"
 #include "fs/watch.h"
 
 #include <errno.h>
@@ -251,6 +252,7 @@ static int mount_main(int argc, char **argv)
 		fuse_log(FUSE_LOG_ERR, "statefs: %s\n", err);
 		goto out_unmount;
 	}
+	fs.prefetch = prefetch_start(); /* best effort: without it listings are not read ahead */
 	fuse_log(FUSE_LOG_INFO, "statefs: mounted %s at %s\n", o.config, cl.mountpoint);
 	notify_ready();
 	if (cl.singlethread) {
@@ -266,6 +268,8 @@ static int mount_main(int argc, char **argv)
 	/* a stop by SIGTERM/SIGINT (systemctl stop, umount) is a clean end */
 	ret = (ret == 0 || fuse_session_exited(fs.se)) ? 0 : 1;
 	watch_stop(watch);
+	prefetch_stop(fs.prefetch);
+	fs.prefetch = NULL;
 out_unmount:
 	fuse_session_unmount(fs.se);
 out_signals:
