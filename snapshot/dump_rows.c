@@ -8,6 +8,7 @@
  */
 #include "snapshot/dump_int.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -200,16 +201,24 @@ out:
 	return rc;
 }
 
+/*
+ * A row's hash, 8 bytes (little-endian) at a time: one multiply per word rather than per
+ * byte (a byte-wise FNV-1a cost an eighth of a snapshot's CPU), then splitmix64's finaliser
+ * to spread every input bit over the high bits that ends() compares.
+ */
 static uint64_t row_hash(const unsigned char *p, size_t n)
 {
-	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a 64 */
-	size_t i;
+	uint64_t h = 0xcbf29ce484222325ULL ^ n, w;
+	size_t i = 0;
 
-	for (i = 0; i < n; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ULL;
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, p + i, 8);
+		h = (h ^ le64toh(w)) * 0x100000001b3ULL;
+		h ^= h >> 29;
 	}
-	h ^= h >> 30; /* splitmix64's finaliser: spread every input bit over the high bits */
+	for (; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ULL;
+	h ^= h >> 30;
 	h *= 0xbf58476d1ce4e5b9ULL;
 	h ^= h >> 27;
 	h *= 0x94d049bb133111ebULL;

@@ -68,10 +68,18 @@ struct zbuf {
 	size_t len, cap;
 };
 
+/* A compression context whose parameters are set once: a per-frame reset costs a sixth. */
+struct zctx {
+	ZSTD_CCtx *cctx;
+	bool ready;
+	const struct dict *dict; /* the one referenced now */
+};
+
 /* Compress @len bytes of @data as one frame at the end of @z; its length in *zlen. */
-static int compress_frame(struct store *s, ZSTD_CCtx *cctx, struct zbuf *z, const void *data,
+static int compress_frame(struct store *s, struct zctx *zc, struct zbuf *z, const void *data,
 			  size_t len, const struct dict *d, size_t *zlen, char *err, size_t errlen)
 {
+	ZSTD_CCtx *cctx = zc->cctx;
 	size_t bound = ZSTD_compressBound(len), n;
 
 	if (z->cap - z->len < bound) {
@@ -86,12 +94,18 @@ static int compress_frame(struct store *s, ZSTD_CCtx *cctx, struct zbuf *z, cons
 		z->p = np;
 		z->cap = cap;
 	}
-	ZSTD_CCtx_reset(cctx, ZSTD_reset_session_and_parameters);
-	ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, s->level);
-	ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
-	if (d)
-		ZSTD_CCtx_refCDict(cctx, d->cdict);
-	n = ZSTD_compress2(cctx, z->p + z->len, bound, data, len);
+	if (!zc->ready) {
+		ZSTD_CCtx_reset(cctx, ZSTD_reset_session_and_parameters);
+		ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, s->level);
+		ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
+		zc->ready = true;
+		zc->dict = NULL;
+	}
+	if (d != zc->dict) {
+		ZSTD_CCtx_refCDict(cctx, d ? d->cdict : NULL);
+		zc->dict = d;
+	}
+	n = ZSTD_compress2(cctx, z->p + z->len, bound, data, len); /* resets the session */
 	if (ZSTD_isError(n)) {
 		store_msg(err, errlen, "store: compressing a chunk of %zu bytes: %s", len,
 			  ZSTD_getErrorName(n));
@@ -106,7 +120,7 @@ static int compress_frame(struct store *s, ZSTD_CCtx *cctx, struct zbuf *z, cons
  * Compress and append job @j's chunks that are not stored yet, in turn @j->seq (UINT64_MAX =
  * no turn). 0 or -errno. The turn is always passed on, whatever happens.
  */
-static int write_job(struct store *s, ZSTD_CCtx *cctx, struct zbuf *z, const struct job *j,
+static int write_job(struct store *s, struct zctx *zc, struct zbuf *z, const struct job *j,
 		     char *err, size_t errlen)
 {
 	struct frame f[JOB_CHUNKS];
@@ -123,7 +137,7 @@ static int write_job(struct store *s, ZSTD_CCtx *cctx, struct zbuf *z, const str
 			dups++;
 			continue;
 		}
-		ret = compress_frame(s, cctx, z, j->data + c->off, c->len, c->dict, &f[i].zlen,
+		ret = compress_frame(s, zc, z, j->data + c->off, c->len, c->dict, &f[i].zlen,
 				     err, errlen);
 		news++;
 		plain += c->len;
@@ -156,8 +170,8 @@ int store_put(struct store *s, const void *data, size_t len, const struct store_
 {
 	const struct dict *d;
 	struct zbuf z = {0};
+	struct zctx zc = {0};
 	struct frame f;
-	ZSTD_CCtx *cctx;
 	int ret;
 
 	ret = put_check(s, len, err, errlen);
@@ -174,14 +188,14 @@ int store_put(struct store *s, const void *data, size_t len, const struct store_
 		count(s, 1, 0, 0, 0);
 		return 1;
 	}
-	cctx = ZSTD_createCCtx();
-	if (!cctx) {
+	zc.cctx = ZSTD_createCCtx();
+	if (!zc.cctx) {
 		store_msg(err, errlen, "store: out of memory");
 		return -ENOMEM;
 	}
 	f.hash = *out;
-	ret = compress_frame(s, cctx, &z, data, len, d, &f.zlen, err, errlen);
-	ZSTD_freeCCtx(cctx);
+	ret = compress_frame(s, &zc, &z, data, len, d, &f.zlen, err, errlen);
+	ZSTD_freeCCtx(zc.cctx);
 	if (!ret)
 		ret = store_pack_append(s, &f, 1, z.p, err, errlen);
 	if (!ret)
@@ -193,7 +207,7 @@ int store_put(struct store *s, const void *data, size_t len, const struct store_
 static void *worker(void *arg)
 {
 	struct store *s = arg;
-	ZSTD_CCtx *cctx = ZSTD_createCCtx();
+	struct zctx zc = {.cctx = ZSTD_createCCtx()};
 	struct zbuf z = {0};
 	char err[STORE_ERRMSG_LEN];
 
@@ -218,8 +232,8 @@ static void *worker(void *arg)
 		pthread_cond_signal(&s->cv_space);
 		pthread_mutex_unlock(&s->lock);
 
-		if (!skip && cctx) {
-			ret = write_job(s, cctx, &z, j, err, sizeof(err));
+		if (!skip && zc.cctx) {
+			ret = write_job(s, &zc, &z, j, err, sizeof(err));
 		} else {
 			if (!skip) {
 				snprintf(err, sizeof(err),
@@ -240,7 +254,7 @@ static void *worker(void *arg)
 			pthread_cond_broadcast(&s->cv_idle);
 	}
 	pthread_mutex_unlock(&s->lock);
-	ZSTD_freeCCtx(cctx);
+	ZSTD_freeCCtx(zc.cctx);
 	free(z.p);
 	return NULL;
 }
