@@ -9,6 +9,10 @@
 #ifndef STATEFS_CMD_H
 #define STATEFS_CMD_H
 
+#include <stdio.h>
+
+struct mtab;
+
 /* statefs dump [-c CONFIG] [--plain] DATABASE: a consistent dump on stdout (zstd by default). */
 int cmd_dump(int argc, char **argv);
 /* statefs snapshot [-c CONFIG]: a new dated snapshot of every database, uploads and configs. */
@@ -23,6 +27,19 @@ int cmd_restore(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 /* statefs verify [-c CONFIG] [SNAPSHOT]: test-restore a snapshot's databases and compare. */
 int cmd_verify(int argc, char **argv);
+
+/*
+ * For a verb's option loop: -h (@c == 'h') prints @usage on stdout and gives 0; any other
+ * (unknown) option prints it on stderr and gives 2, the exit status to return.
+ */
+int cmd_usage(void (*usage)(FILE *), int c);
+
+/*
+ * After a verb's options (getopt's optind): no operand may be left (else @usage on stderr,
+ * 2), then @config is loaded into *tab (else "statefs VERB: why" on stderr, 1). 0 on success.
+ */
+int cmd_config(const char *verb, void (*usage)(FILE *), int argc, const char *config,
+	       struct mtab **tab);
 
 /* 1 while the verb is a stub; the module that implements VERB defines cmd_stub_VERB = 0. */
 extern const int cmd_stub_dump, cmd_stub_snapshot, cmd_stub_prune, cmd_stub_check,

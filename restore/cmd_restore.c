@@ -362,12 +362,8 @@ int cmd_restore(int argc, char **argv)
 		case O_CLEANUP:
 			only_cleanup = true;
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
 		default:
-			usage(stderr);
-			return 2;
+			return cmd_usage(usage, c);
 		}
 	}
 	argc -= optind;

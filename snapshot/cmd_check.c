@@ -57,23 +57,13 @@ int cmd_check(int argc, char **argv)
 		case OPT_NO_WAIT:
 			o.no_wait = true;
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
 		default:
-			usage(stderr);
-			return 2;
+			return cmd_usage(usage, c);
 		}
 	}
-	if (optind != argc) {
-		usage(stderr);
-		return 2;
-	}
-	rc = mtab_load(config, &tab, err, sizeof(err));
-	if (rc) {
-		fprintf(stderr, "statefs check: %s\n", err);
-		return 1;
-	}
+	rc = cmd_config("check", usage, argc, config, &tab);
+	if (rc)
+		return rc;
 	o.progress = isatty(STDERR_FILENO);
 	rc = check_run(tab->state_dir, &o, &st, err, sizeof(err));
 	fflush(stdout);

@@ -107,12 +107,8 @@ int cmd_dump(int argc, char **argv)
 		case 'p':
 			plain = true;
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
 		default:
-			usage(stderr);
-			return 2;
+			return cmd_usage(usage, c);
 		}
 	}
 	if (optind != argc - 1) {

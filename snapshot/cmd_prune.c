@@ -98,23 +98,13 @@ int cmd_prune(int argc, char **argv)
 		case OPT_NO_WAIT:
 			o.no_wait = true;
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
 		default:
-			usage(stderr);
-			return 2;
+			return cmd_usage(usage, c);
 		}
 	}
-	if (optind != argc) {
-		usage(stderr);
-		return 2;
-	}
-	rc = mtab_load(config, &tab, err, sizeof(err));
-	if (rc) {
-		fprintf(stderr, "statefs prune: %s\n", err);
-		return 1;
-	}
+	rc = cmd_config("prune", usage, argc, config, &tab);
+	if (rc)
+		return rc;
 	o.policy = (struct retention_policy){
 	    given[0] ? keep[0] : tab->keep_last,
 	    given[1] ? keep[1] : tab->keep_daily,

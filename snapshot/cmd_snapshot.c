@@ -188,26 +188,16 @@ int cmd_snapshot(int argc, char **argv)
 		case 'q':
 			ui.progress = false;
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
 		default:
-			usage(stderr);
-			return 2;
+			return cmd_usage(usage, c);
 		}
 	}
-	if (optind != argc) {
-		usage(stderr);
-		return 2;
-	}
+	ret = cmd_config("snapshot", usage, argc, config, &tab);
+	if (ret)
+		return ret;
 	if (!isatty(STDERR_FILENO))
 		ui.progress = false;
 	so.arg = &ui;
-	ret = mtab_load(config, &tab, err, sizeof(err));
-	if (ret) {
-		fprintf(stderr, "statefs snapshot: %s\n", err);
-		return 1;
-	}
 	memset(&r, 0, sizeof(r));
 	ret = snap_take(tab, &so, &r, err, sizeof(err));
 	clear_line(&ui);

@@ -68,23 +68,13 @@ int cmd_status(int argc, char **argv)
 			}
 			format = c;
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
 		default:
-			usage(stderr);
-			return 2;
+			return cmd_usage(usage, c);
 		}
 	}
-	if (optind != argc) {
-		usage(stderr);
-		return 2;
-	}
-	rc = mtab_load(config, &tab, err, sizeof(err));
-	if (rc) {
-		fprintf(stderr, "statefs status: %s\n", err);
-		return 1;
-	}
+	rc = cmd_config("status", usage, argc, config, &tab);
+	if (rc)
+		return rc;
 	st = malloc(sizeof(*st));
 	if (!st) {
 		fprintf(stderr, "statefs status: out of memory\n");

@@ -125,12 +125,8 @@ int cmd_verify(int argc, char **argv)
 		case OPT_DB_ONLY:
 			vo.skip_files = true;
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
 		default:
-			usage(stderr);
-			return 2;
+			return cmd_usage(usage, c);
 		}
 	}
 	if (argc - optind > 1) {

@@ -82,25 +82,39 @@ static void table_free(struct table *t)
 	free(t->order);
 }
 
+/* SHOW @what FROM `@name`, with at least @min columns: its stored result in *res. */
+static int show_from(MYSQL *m, const char *db, const char *what, const char *name,
+		     unsigned min, MYSQL_RES **res, char *err, size_t errlen)
+{
+	struct dbuf q = {0};
+	int rc;
+
+	rc = dbuf_puts(&q, "SHOW ") ?: dbuf_puts(&q, what) ?: dbuf_puts(&q, " FROM ") ?:
+	     dbuf_ident(&q, name);
+	if (rc)
+		rc = dump_fail(err, errlen, rc, "database %s: out of memory", db);
+	else
+		rc = dump_query(m, db, q.p, res, err, errlen);
+	if (!rc && mysql_num_fields(*res) < min) {
+		rc = dump_fail(err, errlen, -EIO, "database %s: %s: unexpected result", db, q.p);
+		mysql_free_result(*res);
+		*res = NULL;
+	}
+	dbuf_free(&q);
+	return rc;
+}
+
 static int load_columns(MYSQL *m, const char *db, const char *name, struct table *t, char *err,
 			size_t errlen)
 {
-	struct dbuf q = {0};
 	MYSQL_RES *res = NULL;
 	MYSQL_ROW row;
 	size_t i;
 	int rc;
 
-	rc = dbuf_puts(&q, "SHOW COLUMNS FROM ") ?: dbuf_ident(&q, name);
+	rc = show_from(m, db, "COLUMNS", name, 6, &res, err, errlen);
 	if (rc)
-		goto out;
-	rc = dump_query(m, db, q.p, &res, err, errlen);
-	if (rc)
-		goto out;
-	if (mysql_num_fields(res) < 6) {
-		rc = dump_fail(err, errlen, -EIO, "database %s: %s: unexpected result", db, q.p);
-		goto out;
-	}
+		return rc;
 	t->cols = calloc(mysql_num_rows(res) + 1, sizeof(*t->cols));
 	if (!t->cols) {
 		rc = -ENOMEM;
@@ -124,9 +138,7 @@ static int load_columns(MYSQL *m, const char *db, const char *name, struct table
 		if (t->cols[i].kind == V_ENUM)
 			t->cols[i].aux = t->nresult++;
 out:
-	if (res)
-		mysql_free_result(res);
-	dbuf_free(&q);
+	mysql_free_result(res);
 	if (rc == -ENOMEM)
 		dump_fail(err, errlen, rc, "database %s: out of memory", db);
 	return rc;
@@ -139,7 +151,6 @@ out:
 static int load_order(MYSQL *m, const char *db, const char *name, struct table *t, char *err,
 		      size_t errlen)
 {
-	struct dbuf q = {0};
 	MYSQL_RES *res = NULL;
 	MYSQL_ROW row;
 	char *key = NULL; /* the key being looked at */
@@ -147,16 +158,9 @@ static int load_order(MYSQL *m, const char *db, const char *name, struct table *
 	size_t n = 0, i;
 	int rc;
 
-	rc = dbuf_puts(&q, "SHOW INDEX FROM ") ?: dbuf_ident(&q, name);
+	rc = show_from(m, db, "INDEX", name, 11, &res, err, errlen);
 	if (rc)
-		goto out;
-	rc = dump_query(m, db, q.p, &res, err, errlen);
-	if (rc)
-		goto out;
-	if (mysql_num_fields(res) < 11) {
-		rc = dump_fail(err, errlen, -EIO, "database %s: %s: unexpected result", db, q.p);
-		goto out;
-	}
+		return rc;
 	t->order = calloc(mysql_num_rows(res) + 1, sizeof(*t->order));
 	if (!t->order) {
 		rc = -ENOMEM;
@@ -193,9 +197,7 @@ static int load_order(MYSQL *m, const char *db, const char *name, struct table *
 out:
 	if (rc)
 		t->norder = n;
-	if (res)
-		mysql_free_result(res);
-	dbuf_free(&q);
+	mysql_free_result(res);
 	if (rc == -ENOMEM)
 		dump_fail(err, errlen, rc, "database %s: out of memory", db);
 	return rc;
@@ -445,8 +447,7 @@ int dump_sequence_state(MYSQL *m, const char *db, const char *seq, struct dump_o
 	rc = dbuf_puts(&o->buf, "DO SETVAL(") ?: dbuf_ident(&o->buf, seq) ?:
 	     dbuf_printf(&o->buf, ", %s, 0, %s);\n", row[0], row[1]) ?: dout_cut(o);
 out:
-	if (res)
-		mysql_free_result(res);
+	mysql_free_result(res);
 	dbuf_free(&q);
 	if (rc == -ENOMEM)
 		dump_fail(err, errlen, rc, "database %s: out of memory", db);
