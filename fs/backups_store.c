@@ -71,10 +71,14 @@ static int dir_fd(struct backups_store *s)
 	return fd;
 }
 
-/* The read-only store, opened on first use (and again on the next use if that failed). */
+/*
+ * The read-only store, opened on first use (and again on the next use if that failed). Lean
+ * (store.h): every chunk backups/ asks for is named by a manifest, and what it reads is either
+ * checked (store_get hashes the content) or a dump's frames served as they are.
+ */
 static int reader(struct backups_store *s, struct store **out, char *err, size_t errlen)
 {
-	struct store_opts o = {.readonly = true};
+	struct store_opts o = {.readonly = true, .lean = true};
 	int ret = 0;
 
 	pthread_mutex_lock(&s->lock);

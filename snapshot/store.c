@@ -99,7 +99,7 @@ void store_chunk_name(const struct store_hash *h, char *buf, size_t buflen)
 
 bool store_has(struct store *s, const struct store_hash *h)
 {
-	struct ixent e;
+	struct ixloc e;
 
 	return store_index_find(s, h, &e);
 }
@@ -375,6 +375,7 @@ int store_open(const char *state_dir, const struct store_opts *opts, struct stor
 	}
 	s->fd = -1;
 	s->readonly = opts->readonly;
+	s->lean = opts->lean;
 	s->level = opts->level ? opts->level : STORE_LEVEL_DEFAULT;
 	s->io = opts->io ? opts->io : &store_io_default;
 	s->op.no = PACK_NONE;
@@ -388,6 +389,11 @@ int store_open(const char *state_dir, const struct store_opts *opts, struct stor
 	pthread_cond_init(&s->cv_job, NULL);
 	pthread_cond_init(&s->cv_space, NULL);
 	pthread_cond_init(&s->cv_idle, NULL);
+	if (s->lean && !s->readonly) {
+		ret = -EINVAL;
+		store_msg(err, errlen, "store: a lean index is for a read-only store");
+		goto fail;
+	}
 	if (s->readonly) {
 		char path[4096];
 

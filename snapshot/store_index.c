@@ -20,16 +20,35 @@
 
 
 /*
+ * A slot: the hash's first 8 bytes (its key) and where the frame is. An index that is not lean
+ * keeps the other 24 bytes of each hash beside, slot for slot (ixtable.rest).
+ */
+struct ixslot {
+	uint32_t key[2];
+	uint32_t off_lo; /* the frame's offset: low 32 bits */
+	uint32_t hi;	 /* pack << 8 | offset >> 32 */
+	uint32_t zlen;	 /* the frame's size; 0 = an empty slot; | IX_SHARED */
+};
+
+/*
+ * In a lean index: the key is shared by stored chunks whose hashes differ, which ixtable.shared
+ * tells apart (found at the end of a load). A zlen is below 2^31 (store_index_parse).
+ */
+#define IX_SHARED 0x80000000u
+
+struct ixshared {
+	struct store_hash h;
+	struct ixloc loc;
+};
+
+/*
  * The table: linear probing over any capacity (not only powers of two, so that it can be sized
  * to what the indexes hold), at most 7/8 full, the home slot by "fastrange" on the first 32
  * bits of the hash (a SHA-256 is uniform already).
  */
-static size_t slot_of(const struct store_hash *h, size_t cap)
+static size_t home(const uint32_t key[2], size_t cap)
 {
-	uint32_t v;
-
-	memcpy(&v, h->b, sizeof(v));
-	return (size_t)(((uint64_t)v * cap) >> 32);
+	return (size_t)(((uint64_t)key[0] * cap) >> 32);
 }
 
 static size_t next(size_t i, size_t cap)
@@ -37,13 +56,72 @@ static size_t next(size_t i, size_t cap)
 	return i + 1 == cap ? 0 : i + 1;
 }
 
-static struct ixent *probe(struct ixent *tab, size_t cap, const struct store_hash *h)
+static bool matches(const struct ixtable *t, size_t i, const struct store_hash *h)
 {
-	size_t i = slot_of(h, cap);
+	return !memcmp(t->tab[i].key, h->b, sizeof(t->tab[i].key)) &&
+	       (!t->rest || !memcmp(t->rest[i], h->b + 8, sizeof(t->rest[i])));
+}
 
-	while (tab[i].zlen && memcmp(&tab[i].h, h, sizeof(*h)))
-		i = next(i, cap);
-	return &tab[i];
+/* The slot of @h in @t (a lean table: of its key), or the empty slot where it would go. */
+static size_t probe(const struct ixtable *t, const struct store_hash *h)
+{
+	uint32_t key[2];
+	size_t i;
+
+	memcpy(key, h->b, sizeof(key));
+	i = home(key, t->cap);
+	while (t->tab[i].zlen && !matches(t, i, h))
+		i = next(i, t->cap);
+	return i;
+}
+
+static void slot_set(struct ixtable *t, size_t i, const struct store_hash *h,
+		     const struct ixloc *l)
+{
+	struct ixslot *e = &t->tab[i];
+
+	memcpy(e->key, h->b, sizeof(e->key));
+	e->off_lo = (uint32_t)l->off;
+	e->hi = l->pack << 8 | (uint32_t)(l->off >> 32);
+	e->zlen = l->zlen;
+	if (t->rest)
+		memcpy(t->rest[i], h->b + 8, sizeof(t->rest[i]));
+}
+
+static void slot_loc(const struct ixslot *e, struct ixloc *l)
+{
+	l->off = (uint64_t)(e->hi & 0xff) << 32 | e->off_lo;
+	l->pack = e->hi >> 8;
+	l->zlen = e->zlen & ~IX_SHARED;
+}
+
+/* Can a slot hold @l? */
+static bool fits(const struct ixloc *l)
+{
+	return l->pack < STORE_PACKS_MAX && l->zlen && l->zlen < IX_SHARED &&
+	       l->off <= STORE_OFF_LIMIT - l->zlen;
+}
+
+static void table_free(struct ixtable *t)
+{
+	free(t->tab);
+	free(t->rest);
+	free(t->shared);
+	memset(t, 0, sizeof(*t));
+}
+
+/* An empty table of @cap slots; @lean: keys only. 0 or -ENOMEM. */
+static int table_alloc(struct ixtable *t, size_t cap, bool lean)
+{
+	memset(t, 0, sizeof(*t));
+	t->tab = calloc(cap, sizeof(*t->tab));
+	t->rest = lean ? NULL : calloc(cap, sizeof(*t->rest));
+	if (!t->tab || (!lean && !t->rest)) {
+		table_free(t);
+		return -ENOMEM;
+	}
+	t->cap = cap;
+	return 0;
 }
 
 /* Capacity for @n entries (and a little room), at most 7/8 full; the table holds 2^32 at most. */
@@ -54,27 +132,44 @@ static size_t cap_for(size_t n)
 	return cap > UINT32_MAX ? UINT32_MAX : cap;
 }
 
-/* Make room for one more entry than @n, to about 1.5 times what it needs when it grows. */
-static int grow(struct ixent **tab, size_t *cap, size_t n)
+/* Copy @t's slots but those of pack @drop (PACK_NONE: none) into a new table of @cap slots. */
+static int rebuild(struct ixtable *t, size_t cap, uint32_t drop)
 {
-	size_t ncap;
-	struct ixent *nt;
+	struct ixtable nt;
 
-	if ((n + 1) * 8 <= *cap * 7)
-		return 0;
-	ncap = cap_for((n + 1) + (n + 1) / 2);
-	if ((n + 1) * 8 > ncap * 7)
-		return -ENOMEM; /* 2^32 slots */
-	nt = calloc(ncap, sizeof(*nt));
-	if (!nt)
+	if (table_alloc(&nt, cap, !t->rest))
 		return -ENOMEM;
-	for (size_t i = 0; i < *cap; i++)
-		if ((*tab)[i].zlen)
-			*probe(nt, ncap, &(*tab)[i].h) = (*tab)[i];
-	free(*tab);
-	*tab = nt;
-	*cap = ncap;
+	for (size_t i = 0; i < t->cap; i++) {
+		size_t j;
+
+		if (!t->tab[i].zlen || t->tab[i].hi >> 8 == drop)
+			continue;
+		for (j = home(t->tab[i].key, cap); nt.tab[j].zlen; j = next(j, cap))
+			;
+		nt.tab[j] = t->tab[i];
+		if (t->rest)
+			memcpy(nt.rest[j], t->rest[i], sizeof(nt.rest[j]));
+		nt.n++;
+	}
+	nt.shared = t->shared;
+	nt.nshared = t->nshared;
+	t->shared = NULL;
+	table_free(t);
+	*t = nt;
 	return 0;
+}
+
+/* Make room for one more entry, to about 1.5 times what it needs when it grows. */
+static int grow(struct ixtable *t)
+{
+	size_t n = t->n + 1, ncap;
+
+	if (n * 8 <= t->cap * 7)
+		return 0;
+	ncap = cap_for(n + n / 2);
+	if (n * 8 > ncap * 7)
+		return -ENOMEM; /* 2^32 slots */
+	return rebuild(t, ncap, PACK_NONE);
 }
 
 static int parse_u64(const char **p, const char *end, char stop, uint64_t *out)
@@ -117,7 +212,7 @@ int store_index_parse(const char *buf, size_t len, store_index_fn fn, void *arg,
 				return -EINVAL;
 		p += STORE_HEX_LEN + 1;
 		if (parse_u64(&p, end, ' ', &off) || parse_u64(&p, end, '\n', &zlen) || !zlen ||
-		    zlen > ZSTD_compressBound(STORE_CHUNK_LIMIT) || off > (UINT64_MAX >> 1) - zlen)
+		    zlen > ZSTD_compressBound(STORE_CHUNK_LIMIT) || off > STORE_OFF_LIMIT - zlen)
 			return -EINVAL;
 		ret = fn(arg, &h, off, zlen);
 		if (ret)
@@ -173,28 +268,63 @@ out:
 	return 0;
 }
 
-/* The table being built by a load, and the pack whose index is being read. */
+/* Append @item (@size bytes) to the array *@v of *@n items (room for *@cap). 0 or -ENOMEM. */
+static int push(void *v, size_t *n, size_t *cap, size_t size, const void *item)
+{
+	void **pv = v;
+
+	if (*n == *cap) {
+		size_t ncap = *cap ? 2 * *cap : 64;
+		void *nv = reallocarray(*pv, ncap, size);
+
+		if (!nv)
+			return -ENOMEM;
+		*pv = nv;
+		*cap = ncap;
+	}
+	memcpy((char *)*pv + *n * size, item, size);
+	(*n)++;
+	return 0;
+}
+
+/*
+ * The table being built by a load, the pack whose index is being read, and, in a lean table,
+ * the keys met on two lines with the packs of those lines (resolve_shared looks at them again).
+ */
 struct loading {
-	struct ixent *tab;
-	size_t cap, n;
+	struct ixtable t;
 	uint32_t pack;
+	uint64_t *keys;
+	size_t nkeys, capkeys;
+	uint32_t *kpacks;
+	size_t nkpacks, capkpacks;
 };
 
 static int load_line(void *arg, const struct store_hash *h, uint64_t off, uint64_t zlen)
 {
 	struct loading *l = arg;
-	struct ixent *e;
+	struct ixloc loc = {.off = off, .zlen = (uint32_t)zlen, .pack = l->pack};
+	uint32_t other;
+	uint64_t key;
+	size_t i;
 
-	if (grow(&l->tab, &l->cap, l->n))
+	if (grow(&l->t))
 		return -ENOMEM;
-	e = probe(l->tab, l->cap, h);
-	if (e->zlen)
+	i = probe(&l->t, h);
+	if (!l->t.tab[i].zlen) {
+		slot_set(&l->t, i, h, &loc);
+		l->t.n++;
+		return 0;
+	}
+	if (l->t.rest)
 		return 0; /* an earlier index has it */
-	e->h = *h;
-	e->off = off;
-	e->zlen = (uint32_t)zlen;
-	e->pack = l->pack;
-	l->n++;
+	/* Lean: the same chunk again, or another one with the same key. */
+	memcpy(&key, h->b, sizeof(key));
+	other = l->t.tab[i].hi >> 8;
+	if (push(&l->keys, &l->nkeys, &l->capkeys, sizeof(key), &key) ||
+	    push(&l->kpacks, &l->nkpacks, &l->capkpacks, sizeof(other), &other) ||
+	    push(&l->kpacks, &l->nkpacks, &l->capkpacks, sizeof(l->pack), &l->pack))
+		return -ENOMEM;
 	return 0;
 }
 
@@ -213,8 +343,8 @@ static bool index_name(const char *name, char out[17])
 
 #define READ_BLOCK (1u << 20) /* an index is read and parsed a MiB at a time */
 
-/* Parse the index open as @fd into @l, a block at a time. 0, -EINVAL (damaged), or -errno. */
-static int parse_stream(int fd, struct loading *l)
+/* Parse the index open as @fd, a block at a time, calling @fn. 0, -EINVAL (damaged), or -errno. */
+static int parse_stream(int fd, store_index_fn fn, void *arg)
 {
 	const size_t hlen = sizeof(STORE_INDEX_HEADER) - 1;
 	size_t have = 0, used;
@@ -253,7 +383,7 @@ static int parse_stream(int fd, struct loading *l)
 			ret = -EINVAL; /* a line of a MiB */
 			break;
 		}
-		ret = store_index_parse(buf, used, load_line, l, NULL);
+		ret = store_index_parse(buf, used, fn, arg, NULL);
 		if (ret || n == 0)
 			break;
 		memmove(buf, buf + used, have - used);
@@ -266,38 +396,148 @@ static int parse_stream(int fd, struct loading *l)
 /* Read packs/@name (an index) into @l. A damaged index is skipped: 0 with *skipped set. */
 static int load_index(int dfd, const char *name, struct loading *l, bool *skipped)
 {
-	size_t n0 = l->n;
+	size_t n0 = l->t.n;
 	int fd, ret;
 
 	*skipped = false;
 	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
-	ret = parse_stream(fd, l);
+	ret = parse_stream(fd, load_line, l);
 	close(fd);
 	if (ret != -EINVAL)
 		return ret;
-	/* Forget what this index added: its lines cannot all be trusted. */
+	/*
+	 * Forget what this index added: its lines cannot all be trusted. Rebuilt at the same size:
+	 * emptied slots would break other entries' probe runs.
+	 */
 	*skipped = true;
-	if (l->n == n0)
-		return 0;
-	{
-		struct ixent *old = l->tab;
-		size_t cap = l->cap;
+	return l->t.n == n0 ? 0 : rebuild(&l->t, l->t.cap, l->pack);
+}
 
-		/* Rebuild at the same size: emptied slots would break other entries' probe runs. */
-		l->tab = calloc(cap, sizeof(*l->tab));
-		if (!l->tab) {
-			l->tab = old;
-			return -ENOMEM;
+/* A line of an index whose key is one of those met twice (resolve_shared). */
+struct seen {
+	struct store_hash h;
+	struct ixloc loc;
+	size_t seq; /* in the order of the load: the first copy of a chunk wins */
+};
+
+struct collecting {
+	const uint64_t *keys;
+	size_t nkeys;
+	uint32_t pack;
+	struct seen *v;
+	size_t n, cap;
+};
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x, y;
+
+	memcpy(&x, a, sizeof(x));
+	memcpy(&y, b, sizeof(y));
+	return x < y ? -1 : x > y;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	const uint32_t *x = a, *y = b;
+
+	return *x < *y ? -1 : *x > *y;
+}
+
+static int cmp_seen(const void *a, const void *b)
+{
+	const struct seen *x = a, *y = b;
+	int c = memcmp(&x->h, &y->h, sizeof(x->h));
+
+	return c ? c : x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static int cmp_shared(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct store_hash));
+}
+
+/* Sort @v (@n items of @size) and drop repeats; the new count. */
+static size_t sort_unique(void *v, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	char *p = v;
+	size_t k = 0;
+
+	qsort(v, n, size, cmp);
+	for (size_t i = 0; i < n; i++)
+		if (!k || cmp(p + (k - 1) * size, p + i * size))
+			memmove(p + k++ * size, p + i * size, size);
+	return k;
+}
+
+static int collect_line(void *arg, const struct store_hash *h, uint64_t off, uint64_t zlen)
+{
+	struct collecting *c = arg;
+	struct seen e = {.h = *h, .loc = {.off = off, .zlen = (uint32_t)zlen, .pack = c->pack}};
+	uint64_t key;
+
+	memcpy(&key, h->b, sizeof(key));
+	if (!bsearch(&key, c->keys, c->nkeys, sizeof(key), cmp_u64))
+		return 0;
+	e.seq = c->n;
+	return push(&c->v, &c->n, &c->cap, sizeof(e), &e);
+}
+
+/*
+ * A lean load met keys on two lines: the same chunk stored twice, or two chunks whose hashes
+ * begin alike. Read the indexes of those lines again, and give each chunk of a key that two
+ * chunks share its place in the table's list of shared keys, by whole hash.
+ */
+static int resolve_shared(int dfd, struct loading *l, const struct pack *packs)
+{
+	struct collecting c = {0};
+	int ret = 0;
+
+	if (!l->nkeys)
+		return 0;
+	c.nkeys = sort_unique(l->keys, l->nkeys, sizeof(*l->keys), cmp_u64);
+	c.keys = l->keys;
+	l->nkpacks = sort_unique(l->kpacks, l->nkpacks, sizeof(*l->kpacks), cmp_u32);
+	for (size_t i = 0; i < l->nkpacks && !ret; i++) {
+		size_t n0 = c.n;
+		char name[24];
+		int fd;
+
+		snprintf(name, sizeof(name), "%s.idx", packs[l->kpacks[i]].name);
+		fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0) {
+			ret = errno == ENOENT ? 0 : -errno;
+			continue;
 		}
-		for (size_t i = 0; i < cap; i++)
-			if (old[i].zlen && old[i].pack != l->pack)
-				*probe(l->tab, cap, &old[i].h) = old[i];
-		free(old);
-		l->n = n0;
+		c.pack = l->kpacks[i];
+		ret = parse_stream(fd, collect_line, &c);
+		close(fd);
+		if (ret == -EINVAL) {
+			c.n = n0; /* skipped by the load too */
+			ret = 0;
+		}
 	}
-	return 0;
+	if (!ret)
+		qsort(c.v, c.n, sizeof(*c.v), cmp_seen);
+	for (size_t i = 0, j, cap = 0; !ret && i < c.n; i = j) {
+		size_t distinct = 1;
+
+		for (j = i + 1; j < c.n && !memcmp(c.v[j].h.b, c.v[i].h.b, 8); j++)
+			distinct += !!memcmp(&c.v[j].h, &c.v[j - 1].h, sizeof(c.v[j].h));
+		if (distinct < 2)
+			continue; /* one chunk, stored twice: the slot has its first copy */
+		l->t.tab[probe(&l->t, &c.v[i].h)].zlen |= IX_SHARED;
+		for (size_t k = i; k < j && !ret; k++) {
+			struct ixshared e = {.h = c.v[k].h, .loc = c.v[k].loc};
+
+			if (k == i || memcmp(&c.v[k].h, &c.v[k - 1].h, sizeof(c.v[k].h)))
+				ret = push(&l->t.shared, &l->t.nshared, &cap, sizeof(e), &e);
+		}
+	}
+	free(c.v);
+	return ret;
 }
 
 /* The load itself, with ixlock held for writing and the old index already dropped. */
@@ -349,9 +589,7 @@ static int load_locked(struct store *s, char *err, size_t errlen)
 			    !fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW))
 				bytes += (uint64_t)st.st_size;
 		rewinddir(dir);
-		l.cap = cap_for((size_t)(bytes / 69));
-		l.tab = calloc(l.cap, sizeof(*l.tab));
-		if (!l.tab) {
+		if (table_alloc(&l.t, cap_for((size_t)(bytes / 69)), s->lean)) {
 			closedir(dir);
 			store_msg(err, errlen, "store: out of memory");
 			return -ENOMEM;
@@ -367,6 +605,10 @@ static int load_locked(struct store *s, char *err, size_t errlen)
 		if (fstatat(dirfd(dir), pname, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 		    !S_ISREG(st.st_mode))
 			continue; /* an index without its pack names nothing readable */
+		if (npacks == STORE_PACKS_MAX) {
+			ret = -EOVERFLOW;
+			break;
+		}
 		if (npacks == packcap) {
 			size_t ncap = packcap ? 2 * packcap : 16;
 			struct pack *np = realloc(packs, ncap * sizeof(*np));
@@ -386,22 +628,25 @@ static int load_locked(struct store *s, char *err, size_t errlen)
 		packs[npacks].fd = -1;
 		npacks++;
 	}
+	if (!ret)
+		ret = resolve_shared(dirfd(dir), &l, packs);
 	closedir(dir);
+	free(l.keys);
+	free(l.kpacks);
 	if (ret) {
-		free(l.tab);
+		table_free(&l.t);
 		free(packs);
-		store_msg(err, errlen, "store: loading the pack indexes: %s", strerror(-ret));
+		store_msg(err, errlen, "store: loading the pack indexes: %s",
+			  ret == -EOVERFLOW ? "too many packs" : strerror(-ret));
 		return ret;
 	}
 swap:
-	if (!l.tab && grow(&l.tab, &l.cap, 0)) { /* an empty store */
+	if (!l.t.tab && table_alloc(&l.t, cap_for(0), s->lean)) { /* an empty store */
 		free(packs);
 		store_msg(err, errlen, "store: out of memory");
 		return -ENOMEM;
 	}
-	s->tab = l.tab;
-	s->cap = l.cap;
-	s->n = l.n;
+	s->ix = l.t;
 	s->packs = packs;
 	s->npacks = npacks;
 	s->packcap = packcap;
@@ -424,60 +669,69 @@ int store_index_load(struct store *s, char *err, size_t errlen)
 		return -EBUSY;
 	}
 	pthread_rwlock_wrlock(&s->ixlock);
-	for (size_t i = 0; i < s->npacks; i++)
-		if (s->packs[i].fd >= 0)
-			close(s->packs[i].fd);
-	free(s->tab);
-	free(s->packs);
-	s->tab = NULL;
-	s->packs = NULL;
-	s->cap = s->n = s->npacks = s->packcap = 0;
+	store_index_free(s);
 	s->packs_mtime = (struct timespec){0, -1};
 	ret = load_locked(s, err, errlen);
 	pthread_rwlock_unlock(&s->ixlock);
 	return ret;
 }
 
-struct ixent *store_index_find_locked(struct store *s, const struct store_hash *h)
+bool store_index_find_locked(struct store *s, const struct store_hash *h, struct ixloc *out)
 {
-	struct ixent *e;
+	const struct ixtable *t = &s->ix;
+	const struct ixshared *e;
+	size_t i;
 
-	if (!s->cap)
-		return NULL;
-	e = probe(s->tab, s->cap, h);
-	return e->zlen ? e : NULL;
-}
-
-bool store_index_find(struct store *s, const struct store_hash *h, struct ixent *out)
-{
-	struct ixent *e;
-
-	pthread_rwlock_rdlock(&s->ixlock);
-	e = store_index_find_locked(s, h);
+	if (!t->cap)
+		return false;
+	i = probe(t, h);
+	if (!t->tab[i].zlen)
+		return false;
+	if (!(t->tab[i].zlen & IX_SHARED)) {
+		slot_loc(&t->tab[i], out);
+		return true;
+	}
+	e = bsearch(h, t->shared, t->nshared, sizeof(*t->shared), cmp_shared);
 	if (e)
-		*out = *e;
-	pthread_rwlock_unlock(&s->ixlock);
+		*out = e->loc;
 	return e != NULL;
 }
 
-int store_index_put(struct store *s, const struct ixent *e, bool only_new)
+bool store_index_find(struct store *s, const struct store_hash *h, struct ixloc *out)
 {
-	struct ixent *slot;
+	bool found;
+
+	pthread_rwlock_rdlock(&s->ixlock);
+	found = store_index_find_locked(s, h, out);
+	pthread_rwlock_unlock(&s->ixlock);
+	return found;
+}
+
+int store_index_put(struct store *s, const struct store_hash *h, const struct ixloc *loc,
+		    bool only_new)
+{
+	size_t i;
 	int ret = 0;
 
+	if (!fits(loc))
+		return -EOVERFLOW;
 	pthread_rwlock_wrlock(&s->ixlock);
-	if (grow(&s->tab, &s->cap, s->n)) {
+	if (!s->ix.rest) {
+		ret = -EROFS; /* lean: a table of keys cannot tell a new chunk from an old one */
+		goto out;
+	}
+	if (grow(&s->ix)) {
 		ret = -ENOMEM;
 		goto out;
 	}
-	slot = probe(s->tab, s->cap, &e->h);
-	if (slot->zlen && only_new) {
+	i = probe(&s->ix, h);
+	if (s->ix.tab[i].zlen && only_new) {
 		ret = 1;
 		goto out;
 	}
-	if (!slot->zlen)
-		s->n++;
-	*slot = *e;
+	if (!s->ix.tab[i].zlen)
+		s->ix.n++;
+	slot_set(&s->ix, i, h, loc);
 out:
 	pthread_rwlock_unlock(&s->ixlock);
 	return ret;
@@ -485,6 +739,8 @@ out:
 
 int64_t store_index_add_pack(struct store *s, const char *name, int fd)
 {
+	if (s->npacks == STORE_PACKS_MAX)
+		return -EOVERFLOW;
 	if (s->npacks == s->packcap) {
 		size_t ncap = s->packcap ? 2 * s->packcap : 16;
 		struct pack *np = realloc(s->packs, ncap * sizeof(*np));
@@ -521,14 +777,61 @@ int store_index_pack_fd_locked(struct store *s, uint32_t no)
 	return fd;
 }
 
+int store_each(struct store *s, store_each_fn fn, void *arg)
+{
+	struct store_loc loc;
+	struct ixtable copy = {0};
+	struct pack *packs;
+	size_t npacks;
+	int ret = 0;
+
+	/* Copies (table and pack names together), so that @fn may call back into the store. */
+	pthread_rwlock_rdlock(&s->ixlock);
+	if (!s->ix.rest) {
+		pthread_rwlock_unlock(&s->ixlock);
+		return -EOPNOTSUPP; /* lean: the hashes are not all here */
+	}
+	npacks = s->npacks;
+	packs = malloc((npacks ? npacks : 1) * sizeof(*packs));
+	if (packs && !table_alloc(&copy, s->ix.cap, false)) {
+		memcpy(copy.tab, s->ix.tab, copy.cap * sizeof(*copy.tab));
+		memcpy(copy.rest, s->ix.rest, copy.cap * sizeof(*copy.rest));
+		memcpy(packs, s->packs, npacks * sizeof(*packs));
+	}
+	pthread_rwlock_unlock(&s->ixlock);
+	if (!copy.tab || !packs) {
+		table_free(&copy);
+		free(packs);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < copy.cap && !ret; i++) {
+		struct store_hash h;
+		struct ixloc l;
+
+		if (!copy.tab[i].zlen)
+			continue;
+		slot_loc(&copy.tab[i], &l);
+		if (l.pack >= npacks)
+			continue;
+		memcpy(h.b, copy.tab[i].key, sizeof(copy.tab[i].key));
+		memcpy(h.b + 8, copy.rest[i], sizeof(copy.rest[i]));
+		snprintf(loc.pack, sizeof(loc.pack), "%s", packs[l.pack].name);
+		loc.off = l.off;
+		loc.zlen = l.zlen;
+		ret = fn(arg, &h, &loc);
+	}
+	table_free(&copy);
+	free(packs);
+	return ret;
+}
+
 void store_index_free(struct store *s)
 {
 	for (size_t i = 0; i < s->npacks; i++)
 		if (s->packs[i].fd >= 0)
 			close(s->packs[i].fd);
 	free(s->packs);
-	free(s->tab);
 	s->packs = NULL;
-	s->tab = NULL;
-	s->npacks = s->cap = s->n = 0;
+	s->npacks = s->packcap = 0;
+	table_free(&s->ix);
 }

@@ -34,14 +34,26 @@ struct job {
 };
 
 #define STORE_PACK_TARGET (64u * 1024 * 1024) /* a pack is closed once it holds this much */
-#define PACK_NONE UINT32_MAX			/* ixent.pack of a chunk queued, not written yet */
+#define PACK_NONE UINT32_MAX			/* open_pack.no when no pack is open */
+#define STORE_PACKS_MAX (1u << 24)		/* packs the index can tell apart */
 
-/* One chunk in the in-memory index (open addressing by hash; zlen 0 = an empty slot). */
-struct ixent {
-	struct store_hash h;
-	uint64_t off;
-	uint32_t zlen;
-	uint32_t pack; /* into store.packs, or PACK_NONE */
+/* Where a chunk's frame is, as the index records it. */
+struct ixloc {
+	uint64_t off;  /* < STORE_OFF_LIMIT */
+	uint32_t zlen; /* > 0 */
+	uint32_t pack; /* into store.packs */
+};
+
+struct ixslot;	 /* store_index.c */
+struct ixshared; /* store_index.c */
+
+/* The in-memory index: an open-addressing table of 20-byte slots (store_index.c). */
+struct ixtable {
+	struct ixslot *tab;
+	unsigned char (*rest)[STORE_HASH_LEN - 8]; /* each slot's hash past its key; NULL: lean */
+	size_t cap, n;				   /* slots, used */
+	struct ixshared *shared; /* lean: chunks whose keys are equal, by whole hash (sorted) */
+	size_t nshared;
 };
 
 struct pack {
@@ -85,8 +97,8 @@ struct store {
 
 	/* The index: under ixlock (readers share it). */
 	pthread_rwlock_t ixlock;
-	struct ixent *tab;
-	size_t cap, n; /* slots (a power of two), used */
+	bool lean; /* keys only (store_opts.lean) */
+	struct ixtable ix;
 	struct pack *packs;
 	size_t npacks, packcap;
 	struct timespec packs_mtime; /* of packs/ when last loaded (read-only stores reload) */
@@ -143,20 +155,22 @@ void store_dicts_free(struct store *s);
 /* (Re)build the index from packs/ *.idx. 0 or a negative errno with a message. */
 int store_index_load(struct store *s, char *err, size_t errlen);
 
-/* Look up @h under the read lock: true and *out if indexed (out->pack may be PACK_NONE). */
-bool store_index_find(struct store *s, const struct store_hash *h, struct ixent *out);
+/* Look up @h under the read lock: true and *out if indexed. */
+bool store_index_find(struct store *s, const struct store_hash *h, struct ixloc *out);
 
 /*
- * Add or replace @e (takes the write lock). If @only_new and @h is indexed already, does
- * nothing and returns 1. 0, 1, or -ENOMEM.
+ * Add or replace chunk @h at @loc (takes the write lock). If @only_new and @h is indexed
+ * already, does nothing and returns 1. 0, 1, -ENOMEM, -EOVERFLOW (@loc beyond what a slot
+ * holds) or -EROFS (a lean index).
  */
-int store_index_put(struct store *s, const struct ixent *e, bool only_new);
+int store_index_put(struct store *s, const struct store_hash *h, const struct ixloc *loc,
+		    bool only_new);
 
 /* Add a pack to store.packs (write lock held by the caller); its number, or -ENOMEM. */
 int64_t store_index_add_pack(struct store *s, const char *name, int fd);
 
-/* The entry of @h, or NULL; the caller holds ixlock (read or write) while it uses it. */
-struct ixent *store_index_find_locked(struct store *s, const struct store_hash *h);
+/* Where @h is: true and *out, or false; the caller holds ixlock (read or write). */
+bool store_index_find_locked(struct store *s, const struct store_hash *h, struct ixloc *out);
 
 /*
  * The descriptor of pack @no, opened on first use; the caller holds ixlock (a reload, which

@@ -70,8 +70,9 @@ static int pack_open(struct store *s, char *err, size_t errlen)
 	no = store_index_add_pack(s, name, fd);
 	pthread_rwlock_unlock(&s->ixlock);
 	if (no < 0) {
-		ret = -ENOMEM;
-		store_msg(err, errlen, "store: out of memory");
+		ret = (int)no;
+		store_msg(err, errlen, "store: %s",
+			  no == -EOVERFLOW ? "too many packs" : "out of memory");
 		goto fail;
 	}
 	op->no = (uint32_t)no;
@@ -195,7 +196,7 @@ int store_pack_append(struct store *s, const struct store_hash *h, const void *f
 {
 	struct open_pack *op = &s->op;
 	char hex[STORE_HEX_LEN + 1];
-	struct ixent e;
+	struct ixloc e;
 	int fd, ret = 0;
 
 	pthread_mutex_lock(&s->plock);
@@ -228,14 +229,14 @@ int store_pack_append(struct store *s, const struct store_hash *h, const void *f
 	store_hash_hex(h, hex);
 	op->ilen += (size_t)snprintf(op->ibuf + op->ilen, sizeof(op->ibuf) - op->ilen,
 				     "%s %llu %zu\n", hex, (unsigned long long)op->off, zlen);
-	e.h = *h;
 	e.off = op->off;
 	e.zlen = (uint32_t)zlen;
 	e.pack = op->no;
 	op->off += zlen;
-	ret = store_index_put(s, &e, false);
+	ret = store_index_put(s, h, &e, false);
 	if (ret) {
-		store_msg(err, errlen, "store: out of memory");
+		store_msg(err, errlen, "store: %s", ret == -ENOMEM ? "out of memory"
+						      : "a frame past what the index can hold");
 		goto out;
 	}
 	if (op->off >= STORE_PACK_TARGET)
