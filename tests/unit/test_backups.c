@@ -622,36 +622,6 @@ static void test_appear_and_prune(void)
 	CHECK_STR(path, "2025-11-08");
 }
 
-static void test_zoff_fallback(void)
-{
-	struct backups_store *s;
-	struct backups_man *m = calloc(1, sizeof(*m));
-	struct manifest_entry *e;
-	const uint64_t *z;
-	struct store *st;
-	struct store_hash h[2];
-	struct store_loc loc = {0};
-
-	CHECK_INT(store_open(state, NULL, &st, err, sizeof(err)), 0);
-	store_put(st, "one", 3, NULL, &h[0], err, sizeof(err));
-	store_put(st, "two!", 4, NULL, &h[1], err, sizeof(err));
-	store_flush(st, err, sizeof(err));
-	store_close(st);
-	manifest_init(&m->m);
-	pthread_mutex_init(&m->lock, NULL);
-	m->refs = 1;
-	manifest_add(&m->m, 'f', "db/x.sql.zst", 0600, 0, 0, 0, 0, NULL, &e);
-	manifest_add_chunk(e, &h[0], 3); /* ZLEN unknown */
-	manifest_add_chunk_z(e, &h[1], 4, 1000);
-	CHECK_INT(backups_store_new(state, &s), 0);
-	CHECK_INT(backups_man_zoff(s, m, e, &z), 0);
-	CHECK_INT(chunk_loc(state, &h[0], &loc), 0);
-	CHECK_MSG(loc.zlen > 0 && z[1] == loc.zlen && z[2] == z[1] + 1000,
-		  "an unknown ZLEN is the size of the chunk's frame in its pack");
-	backups_man_put(m);
-	backups_store_free(s);
-}
-
 static bool keep_but(void *arg, const struct store_hash *h)
 {
 	return memcmp(arg, h, sizeof(*h)) != 0;
@@ -852,7 +822,6 @@ int main(void)
 	test_inos();
 	test_lazy();
 	test_appear_and_prune();
-	test_zoff_fallback();
 	test_missing_chunk();
 	test_sweep_while_mounted();
 	test_damaged();
