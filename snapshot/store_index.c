@@ -1,11 +1,12 @@
 /*
  * store_index.c - the in-memory index of every stored chunk: hash -> (pack, offset, size).
  *
- * Built at open from packs/ *.idx (an index counts only when its pack exists too), kept in one
- * open-addressing table under a reader-writer lock: the backups daemon reads from many threads,
- * a snapshot's workers add. The first index to name a chunk wins (two writers may both have
- * stored it; the sweep keeps one copy). Parsing trusts nothing: a bad line makes the whole
- * index file be skipped, and check then reports its chunks missing.
+ * Built at open from packs/ *.idx (an index counts only when its pack exists too) and kept
+ * under a reader-writer lock: the backups daemon reads from many threads, a snapshot's workers
+ * add. The first index to name a chunk wins (two writers may both have stored it; the sweep
+ * keeps one copy). Parsing trusts nothing: a bad line makes the whole index file be skipped,
+ * and check then reports its chunks missing. The exact index is an open-addressing table of
+ * 20-byte slots with the rest of each hash beside; a lean one is store_lean.c's.
  */
 #include "snapshot/store_int.h"
 
@@ -17,29 +18,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-
-/*
- * A slot: the hash's first 8 bytes (its key) and where the frame is. An index that is not lean
- * keeps the other 24 bytes of each hash beside, slot for slot (ixtable.rest).
- */
-struct ixslot {
-	uint32_t key[2];
-	uint32_t off_lo; /* the frame's offset: low 32 bits */
-	uint32_t hi;	 /* pack << 8 | offset >> 32 */
-	uint32_t zlen;	 /* the frame's size; 0 = an empty slot; | IX_SHARED */
-};
-
-/*
- * In a lean index: the key is shared by stored chunks whose hashes differ, which ixtable.shared
- * tells apart (found at the end of a load). A zlen is below 2^31 (store_index_parse).
- */
-#define IX_SHARED 0x80000000u
-
-struct ixshared {
-	struct store_hash h;
-	struct ixloc loc;
-};
 
 /*
  * The table: linear probing over any capacity (not only powers of two, so that it can be sized
@@ -56,13 +34,7 @@ static size_t next(size_t i, size_t cap)
 	return i + 1 == cap ? 0 : i + 1;
 }
 
-static bool matches(const struct ixtable *t, size_t i, const struct store_hash *h)
-{
-	return !memcmp(t->tab[i].key, h->b, sizeof(t->tab[i].key)) &&
-	       (!t->rest || !memcmp(t->rest[i], h->b + 8, sizeof(t->rest[i])));
-}
-
-/* The slot of @h in @t (a lean table: of its key), or the empty slot where it would go. */
+/* The slot of @h in @t, or the empty slot where it would go. */
 static size_t probe(const struct ixtable *t, const struct store_hash *h)
 {
 	uint32_t key[2];
@@ -70,7 +42,8 @@ static size_t probe(const struct ixtable *t, const struct store_hash *h)
 
 	memcpy(key, h->b, sizeof(key));
 	i = home(key, t->cap);
-	while (t->tab[i].zlen && !matches(t, i, h))
+	while (t->tab[i].zlen && (memcmp(t->tab[i].key, key, sizeof(key)) ||
+				  memcmp(t->rest[i], h->b + 8, sizeof(t->rest[i]))))
 		i = next(i, t->cap);
 	return i;
 }
@@ -78,21 +51,8 @@ static size_t probe(const struct ixtable *t, const struct store_hash *h)
 static void slot_set(struct ixtable *t, size_t i, const struct store_hash *h,
 		     const struct ixloc *l)
 {
-	struct ixslot *e = &t->tab[i];
-
-	memcpy(e->key, h->b, sizeof(e->key));
-	e->off_lo = (uint32_t)l->off;
-	e->hi = l->pack << 8 | (uint32_t)(l->off >> 32);
-	e->zlen = l->zlen;
-	if (t->rest)
-		memcpy(t->rest[i], h->b + 8, sizeof(t->rest[i]));
-}
-
-static void slot_loc(const struct ixslot *e, struct ixloc *l)
-{
-	l->off = (uint64_t)(e->hi & 0xff) << 32 | e->off_lo;
-	l->pack = e->hi >> 8;
-	l->zlen = e->zlen & ~IX_SHARED;
+	ix_slot_set(&t->tab[i], h, l);
+	memcpy(t->rest[i], h->b + 8, sizeof(t->rest[i]));
 }
 
 /* Can a slot hold @l? */
@@ -102,22 +62,23 @@ static bool fits(const struct ixloc *l)
 	       l->off <= STORE_OFF_LIMIT - l->zlen;
 }
 
-static void table_free(struct ixtable *t)
+void store_ixtable_free(struct ixtable *t)
 {
 	free(t->tab);
 	free(t->rest);
+	free(t->fan);
 	free(t->shared);
 	memset(t, 0, sizeof(*t));
 }
 
-/* An empty table of @cap slots; @lean: keys only. 0 or -ENOMEM. */
-static int table_alloc(struct ixtable *t, size_t cap, bool lean)
+/* An empty table of @cap slots. 0 or -ENOMEM. */
+static int table_alloc(struct ixtable *t, size_t cap)
 {
 	memset(t, 0, sizeof(*t));
 	t->tab = calloc(cap, sizeof(*t->tab));
-	t->rest = lean ? NULL : calloc(cap, sizeof(*t->rest));
-	if (!t->tab || (!lean && !t->rest)) {
-		table_free(t);
+	t->rest = calloc(cap, sizeof(*t->rest));
+	if (!t->tab || !t->rest) {
+		store_ixtable_free(t);
 		return -ENOMEM;
 	}
 	t->cap = cap;
@@ -137,7 +98,7 @@ static int rebuild(struct ixtable *t, size_t cap, uint32_t drop)
 {
 	struct ixtable nt;
 
-	if (table_alloc(&nt, cap, !t->rest))
+	if (table_alloc(&nt, cap))
 		return -ENOMEM;
 	for (size_t i = 0; i < t->cap; i++) {
 		size_t j;
@@ -147,14 +108,10 @@ static int rebuild(struct ixtable *t, size_t cap, uint32_t drop)
 		for (j = home(t->tab[i].key, cap); nt.tab[j].zlen; j = next(j, cap))
 			;
 		nt.tab[j] = t->tab[i];
-		if (t->rest)
-			memcpy(nt.rest[j], t->rest[i], sizeof(nt.rest[j]));
+		memcpy(nt.rest[j], t->rest[i], sizeof(nt.rest[j]));
 		nt.n++;
 	}
-	nt.shared = t->shared;
-	nt.nshared = t->nshared;
-	t->shared = NULL;
-	table_free(t);
+	store_ixtable_free(t);
 	*t = nt;
 	return 0;
 }
@@ -268,63 +225,25 @@ out:
 	return 0;
 }
 
-/* Append @item (@size bytes) to the array *@v of *@n items (room for *@cap). 0 or -ENOMEM. */
-static int push(void *v, size_t *n, size_t *cap, size_t size, const void *item)
-{
-	void **pv = v;
-
-	if (*n == *cap) {
-		size_t ncap = *cap ? 2 * *cap : 64;
-		void *nv = reallocarray(*pv, ncap, size);
-
-		if (!nv)
-			return -ENOMEM;
-		*pv = nv;
-		*cap = ncap;
-	}
-	memcpy((char *)*pv + *n * size, item, size);
-	(*n)++;
-	return 0;
-}
-
-/*
- * The table being built by a load, the pack whose index is being read, and, in a lean table,
- * the keys met on two lines with the packs of those lines (resolve_shared looks at them again).
- */
+/* The table being built by a load, and the pack whose index is being read. */
 struct loading {
 	struct ixtable t;
 	uint32_t pack;
-	uint64_t *keys;
-	size_t nkeys, capkeys;
-	uint32_t *kpacks;
-	size_t nkpacks, capkpacks;
 };
 
 static int load_line(void *arg, const struct store_hash *h, uint64_t off, uint64_t zlen)
 {
 	struct loading *l = arg;
 	struct ixloc loc = {.off = off, .zlen = (uint32_t)zlen, .pack = l->pack};
-	uint32_t other;
-	uint64_t key;
 	size_t i;
 
 	if (grow(&l->t))
 		return -ENOMEM;
 	i = probe(&l->t, h);
-	if (!l->t.tab[i].zlen) {
-		slot_set(&l->t, i, h, &loc);
-		l->t.n++;
-		return 0;
-	}
-	if (l->t.rest)
+	if (l->t.tab[i].zlen)
 		return 0; /* an earlier index has it */
-	/* Lean: the same chunk again, or another one with the same key. */
-	memcpy(&key, h->b, sizeof(key));
-	other = l->t.tab[i].hi >> 8;
-	if (push(&l->keys, &l->nkeys, &l->capkeys, sizeof(key), &key) ||
-	    push(&l->kpacks, &l->nkpacks, &l->capkpacks, sizeof(other), &other) ||
-	    push(&l->kpacks, &l->nkpacks, &l->capkpacks, sizeof(l->pack), &l->pack))
-		return -ENOMEM;
+	slot_set(&l->t, i, h, &loc);
+	l->t.n++;
 	return 0;
 }
 
@@ -340,11 +259,9 @@ static bool index_name(const char *name, char out[17])
 	out[16] = '\0';
 	return true;
 }
+#define READ_BLOCK (256u * 1024) /* an index is read and parsed this much at a time */
 
-#define READ_BLOCK (1u << 20) /* an index is read and parsed a MiB at a time */
-
-/* Parse the index open as @fd, a block at a time, calling @fn. 0, -EINVAL (damaged), or -errno. */
-static int parse_stream(int fd, store_index_fn fn, void *arg)
+int store_index_parse_fd(int fd, store_index_fn fn, void *arg)
 {
 	const size_t hlen = sizeof(STORE_INDEX_HEADER) - 1;
 	size_t have = 0, used;
@@ -380,7 +297,7 @@ static int parse_stream(int fd, store_index_fn fn, void *arg)
 		nl = have ? memrchr(buf, '\n', have) : NULL;
 		used = n == 0 ? have : nl ? (size_t)(nl - buf) + 1 : 0;
 		if (n > 0 && !used && have == READ_BLOCK) {
-			ret = -EINVAL; /* a line of a MiB */
+			ret = -EINVAL; /* a line longer than READ_BLOCK */
 			break;
 		}
 		ret = store_index_parse(buf, used, fn, arg, NULL);
@@ -393,17 +310,16 @@ static int parse_stream(int fd, store_index_fn fn, void *arg)
 	return ret;
 }
 
-/* Read packs/@name (an index) into @l. A damaged index is skipped: 0 with *skipped set. */
-static int load_index(int dfd, const char *name, struct loading *l, bool *skipped)
+/* Read packs/@name (an index) into @l. A damaged index is skipped. */
+static int load_index(int dfd, const char *name, struct loading *l)
 {
 	size_t n0 = l->t.n;
 	int fd, ret;
 
-	*skipped = false;
 	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
-	ret = parse_stream(fd, load_line, l);
+	ret = store_index_parse_fd(fd, load_line, l);
 	close(fd);
 	if (ret != -EINVAL)
 		return ret;
@@ -411,142 +327,40 @@ static int load_index(int dfd, const char *name, struct loading *l, bool *skippe
 	 * Forget what this index added: its lines cannot all be trusted. Rebuilt at the same size:
 	 * emptied slots would break other entries' probe runs.
 	 */
-	*skipped = true;
 	return l->t.n == n0 ? 0 : rebuild(&l->t, l->t.cap, l->pack);
 }
 
-/* A line of an index whose key is one of those met twice (resolve_shared). */
-struct seen {
-	struct store_hash h;
-	struct ixloc loc;
-	size_t seq; /* in the order of the load: the first copy of a chunk wins */
-};
-
-struct collecting {
-	const uint64_t *keys;
-	size_t nkeys;
-	uint32_t pack;
-	struct seen *v;
-	size_t n, cap;
-};
-
-static int cmp_u64(const void *a, const void *b)
+/* The exact table of the indexes of @packs (in packs/, @dfd), @bytes of them in all. */
+static int load_exact(struct ixtable *t, int dfd, const struct pack *packs, size_t npacks,
+		      uint64_t bytes)
 {
-	uint64_t x, y;
+	struct loading l = {0};
+	int ret;
 
-	memcpy(&x, a, sizeof(x));
-	memcpy(&y, b, sizeof(y));
-	return x < y ? -1 : x > y;
-}
-
-static int cmp_u32(const void *a, const void *b)
-{
-	const uint32_t *x = a, *y = b;
-
-	return *x < *y ? -1 : *x > *y;
-}
-
-static int cmp_seen(const void *a, const void *b)
-{
-	const struct seen *x = a, *y = b;
-	int c = memcmp(&x->h, &y->h, sizeof(x->h));
-
-	return c ? c : x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
-static int cmp_shared(const void *a, const void *b)
-{
-	return memcmp(a, b, sizeof(struct store_hash));
-}
-
-/* Sort @v (@n items of @size) and drop repeats; the new count. */
-static size_t sort_unique(void *v, size_t n, size_t size, int (*cmp)(const void *, const void *))
-{
-	char *p = v;
-	size_t k = 0;
-
-	qsort(v, n, size, cmp);
-	for (size_t i = 0; i < n; i++)
-		if (!k || cmp(p + (k - 1) * size, p + i * size))
-			memmove(p + k++ * size, p + i * size, size);
-	return k;
-}
-
-static int collect_line(void *arg, const struct store_hash *h, uint64_t off, uint64_t zlen)
-{
-	struct collecting *c = arg;
-	struct seen e = {.h = *h, .loc = {.off = off, .zlen = (uint32_t)zlen, .pack = c->pack}};
-	uint64_t key;
-
-	memcpy(&key, h->b, sizeof(key));
-	if (!bsearch(&key, c->keys, c->nkeys, sizeof(key), cmp_u64))
-		return 0;
-	e.seq = c->n;
-	return push(&c->v, &c->n, &c->cap, sizeof(e), &e);
-}
-
-/*
- * A lean load met keys on two lines: the same chunk stored twice, or two chunks whose hashes
- * begin alike. Read the indexes of those lines again, and give each chunk of a key that two
- * chunks share its place in the table's list of shared keys, by whole hash.
- */
-static int resolve_shared(int dfd, struct loading *l, const struct pack *packs)
-{
-	struct collecting c = {0};
-	int ret = 0;
-
-	if (!l->nkeys)
-		return 0;
-	c.nkeys = sort_unique(l->keys, l->nkeys, sizeof(*l->keys), cmp_u64);
-	c.keys = l->keys;
-	l->nkpacks = sort_unique(l->kpacks, l->nkpacks, sizeof(*l->kpacks), cmp_u32);
-	for (size_t i = 0; i < l->nkpacks && !ret; i++) {
-		size_t n0 = c.n;
+	/* Sized once, from the indexes' sizes: a line is at least 69 bytes. */
+	ret = table_alloc(&l.t, cap_for((size_t)(bytes / 69)));
+	for (size_t i = 0; i < npacks && !ret; i++) {
 		char name[24];
-		int fd;
 
-		snprintf(name, sizeof(name), "%s.idx", packs[l->kpacks[i]].name);
-		fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-		if (fd < 0) {
-			ret = errno == ENOENT ? 0 : -errno;
-			continue;
-		}
-		c.pack = l->kpacks[i];
-		ret = parse_stream(fd, collect_line, &c);
-		close(fd);
-		if (ret == -EINVAL) {
-			c.n = n0; /* skipped by the load too */
-			ret = 0;
-		}
+		snprintf(name, sizeof(name), "%s.idx", packs[i].name);
+		l.pack = (uint32_t)i;
+		ret = load_index(dfd, name, &l);
 	}
-	if (!ret)
-		qsort(c.v, c.n, sizeof(*c.v), cmp_seen);
-	for (size_t i = 0, j, cap = 0; !ret && i < c.n; i = j) {
-		size_t distinct = 1;
-
-		for (j = i + 1; j < c.n && !memcmp(c.v[j].h.b, c.v[i].h.b, 8); j++)
-			distinct += !!memcmp(&c.v[j].h, &c.v[j - 1].h, sizeof(c.v[j].h));
-		if (distinct < 2)
-			continue; /* one chunk, stored twice: the slot has its first copy */
-		l->t.tab[probe(&l->t, &c.v[i].h)].zlen |= IX_SHARED;
-		for (size_t k = i; k < j && !ret; k++) {
-			struct ixshared e = {.h = c.v[k].h, .loc = c.v[k].loc};
-
-			if (k == i || memcmp(&c.v[k].h, &c.v[k - 1].h, sizeof(c.v[k].h)))
-				ret = push(&l->t.shared, &l->t.nshared, &cap, sizeof(e), &e);
-		}
-	}
-	free(c.v);
+	if (ret)
+		store_ixtable_free(&l.t);
+	else
+		*t = l.t;
 	return ret;
 }
 
 /* The load itself, with ixlock held for writing and the old index already dropped. */
 static int load_locked(struct store *s, char *err, size_t errlen)
 {
-	struct loading l = {0};
+	struct ixtable t = {0};
 	struct pack *packs = NULL;
 	size_t npacks = 0, packcap = 0;
 	struct timespec mtime = {0, -1};
+	uint64_t bytes = 0;
 	struct dirent *de;
 	struct stat st;
 	DIR *dir;
@@ -579,25 +393,10 @@ static int load_locked(struct store *s, char *err, size_t errlen)
 		store_msg(err, errlen, "store: opening packs: %s", strerror(-ret));
 		return ret;
 	}
-	/* Size the table once, from the indexes' sizes (a line is at least 69 bytes). */
-	{
-		uint64_t bytes = 0;
-		char name[17];
-
-		while ((de = readdir(dir)))
-			if (index_name(de->d_name, name) &&
-			    !fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW))
-				bytes += (uint64_t)st.st_size;
-		rewinddir(dir);
-		if (table_alloc(&l.t, cap_for((size_t)(bytes / 69)), s->lean)) {
-			closedir(dir);
-			store_msg(err, errlen, "store: out of memory");
-			return -ENOMEM;
-		}
-	}
+	/* The packs with an index, numbered in the order they are listed. */
 	while ((de = readdir(dir))) {
 		char name[17], pname[32];
-		bool skipped;
+		struct stat ist;
 
 		if (!index_name(de->d_name, name))
 			continue;
@@ -605,6 +404,8 @@ static int load_locked(struct store *s, char *err, size_t errlen)
 		if (fstatat(dirfd(dir), pname, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 		    !S_ISREG(st.st_mode))
 			continue; /* an index without its pack names nothing readable */
+		if (!fstatat(dirfd(dir), de->d_name, &ist, AT_SYMLINK_NOFOLLOW))
+			bytes += (uint64_t)ist.st_size;
 		if (npacks == STORE_PACKS_MAX) {
 			ret = -EOVERFLOW;
 			break;
@@ -620,33 +421,27 @@ static int load_locked(struct store *s, char *err, size_t errlen)
 			packs = np;
 			packcap = ncap;
 		}
-		l.pack = (uint32_t)npacks;
-		ret = load_index(dirfd(dir), de->d_name, &l, &skipped);
-		if (ret)
-			break;
 		memcpy(packs[npacks].name, name, sizeof(name));
 		packs[npacks].fd = -1;
 		npacks++;
 	}
 	if (!ret)
-		ret = resolve_shared(dirfd(dir), &l, packs);
+		ret = s->lean ? store_lean_load(&t, dirfd(dir), packs, npacks)
+			      : load_exact(&t, dirfd(dir), packs, npacks, bytes);
 	closedir(dir);
-	free(l.keys);
-	free(l.kpacks);
 	if (ret) {
-		table_free(&l.t);
 		free(packs);
 		store_msg(err, errlen, "store: loading the pack indexes: %s",
 			  ret == -EOVERFLOW ? "too many packs" : strerror(-ret));
 		return ret;
 	}
 swap:
-	if (!l.t.tab && table_alloc(&l.t, cap_for(0), s->lean)) { /* an empty store */
-		free(packs);
+	if (!t.tab && (s->lean ? store_lean_load(&t, -1, NULL, 0) : table_alloc(&t, cap_for(0)))) {
+		free(packs); /* an empty store */
 		store_msg(err, errlen, "store: out of memory");
 		return -ENOMEM;
 	}
-	s->ix = l.t;
+	s->ix = t;
 	s->packs = packs;
 	s->npacks = npacks;
 	s->packcap = packcap;
@@ -679,22 +474,17 @@ int store_index_load(struct store *s, char *err, size_t errlen)
 bool store_index_find_locked(struct store *s, const struct store_hash *h, struct ixloc *out)
 {
 	const struct ixtable *t = &s->ix;
-	const struct ixshared *e;
 	size_t i;
 
+	if (s->lean)
+		return store_lean_find(t, h, out);
 	if (!t->cap)
 		return false;
 	i = probe(t, h);
 	if (!t->tab[i].zlen)
 		return false;
-	if (!(t->tab[i].zlen & IX_SHARED)) {
-		slot_loc(&t->tab[i], out);
-		return true;
-	}
-	e = bsearch(h, t->shared, t->nshared, sizeof(*t->shared), cmp_shared);
-	if (e)
-		*out = e->loc;
-	return e != NULL;
+	ix_slot_loc(&t->tab[i], out);
+	return true;
 }
 
 bool store_index_find(struct store *s, const struct store_hash *h, struct ixloc *out)
@@ -716,8 +506,8 @@ int store_index_put(struct store *s, const struct store_hash *h, const struct ix
 	if (!fits(loc))
 		return -EOVERFLOW;
 	pthread_rwlock_wrlock(&s->ixlock);
-	if (!s->ix.rest) {
-		ret = -EROFS; /* lean: a table of keys cannot tell a new chunk from an old one */
+	if (s->lean) {
+		ret = -EROFS; /* a table of keys cannot tell a new chunk from an old one */
 		goto out;
 	}
 	if (grow(&s->ix)) {
@@ -785,22 +575,20 @@ int store_each(struct store *s, store_each_fn fn, void *arg)
 	size_t npacks;
 	int ret = 0;
 
+	if (s->lean)
+		return -EOPNOTSUPP; /* the hashes are not all here */
 	/* Copies (table and pack names together), so that @fn may call back into the store. */
 	pthread_rwlock_rdlock(&s->ixlock);
-	if (!s->ix.rest) {
-		pthread_rwlock_unlock(&s->ixlock);
-		return -EOPNOTSUPP; /* lean: the hashes are not all here */
-	}
 	npacks = s->npacks;
 	packs = malloc((npacks ? npacks : 1) * sizeof(*packs));
-	if (packs && !table_alloc(&copy, s->ix.cap, false)) {
+	if (packs && !table_alloc(&copy, s->ix.cap)) {
 		memcpy(copy.tab, s->ix.tab, copy.cap * sizeof(*copy.tab));
 		memcpy(copy.rest, s->ix.rest, copy.cap * sizeof(*copy.rest));
 		memcpy(packs, s->packs, npacks * sizeof(*packs));
 	}
 	pthread_rwlock_unlock(&s->ixlock);
 	if (!copy.tab || !packs) {
-		table_free(&copy);
+		store_ixtable_free(&copy);
 		free(packs);
 		return -ENOMEM;
 	}
@@ -810,7 +598,7 @@ int store_each(struct store *s, store_each_fn fn, void *arg)
 
 		if (!copy.tab[i].zlen)
 			continue;
-		slot_loc(&copy.tab[i], &l);
+		ix_slot_loc(&copy.tab[i], &l);
 		if (l.pack >= npacks)
 			continue;
 		memcpy(h.b, copy.tab[i].key, sizeof(copy.tab[i].key));
@@ -820,7 +608,7 @@ int store_each(struct store *s, store_each_fn fn, void *arg)
 		loc.zlen = l.zlen;
 		ret = fn(arg, &h, &loc);
 	}
-	table_free(&copy);
+	store_ixtable_free(&copy);
 	free(packs);
 	return ret;
 }
@@ -833,5 +621,5 @@ void store_index_free(struct store *s)
 	free(s->packs);
 	s->packs = NULL;
 	s->npacks = s->packcap = 0;
-	table_free(&s->ix);
+	store_ixtable_free(&s->ix);
 }

@@ -11,6 +11,7 @@
 
 #include <dirent.h>
 #include <pthread.h>
+#include <string.h>
 #include <zstd.h>
 
 #include "snapshot/store.h"
@@ -44,17 +45,55 @@ struct ixloc {
 	uint32_t pack; /* into store.packs */
 };
 
-struct ixslot;	 /* store_index.c */
-struct ixshared; /* store_index.c */
+/*
+ * A slot of the index, 20 bytes: the hash's first 8 bytes (its key) and where the frame is.
+ * The exact index keeps the other 24 bytes of each hash beside (ixtable.rest).
+ */
+struct ixslot {
+	uint32_t key[2];
+	uint32_t off_lo; /* the frame's offset: low 32 bits */
+	uint32_t hi;	 /* pack << 8 | offset >> 32 */
+	uint32_t zlen;	 /* the frame's size (< 2^31); 0 = an empty slot; | IX_SHARED */
+};
 
-/* The in-memory index: an open-addressing table of 20-byte slots (store_index.c). */
+/* Lean: stored chunks whose hashes differ share this slot's key; ixtable.shared has them. */
+#define IX_SHARED 0x80000000u
+
+/* A chunk of a shared key, by whole hash. */
+struct ixshared {
+	struct store_hash h;
+	struct ixloc loc;
+};
+
+/*
+ * The in-memory index. Exact (store_index.c): an open-addressing table of @cap slots, @n used,
+ * with the rest of each hash. Lean (store_lean.c): @n slots sorted by key, in buckets by the
+ * key's first 16 bits (bucket b is tab[fan[b]] up to tab[fan[b + 1]]), and the chunks of the
+ * keys two chunks share, sorted by hash.
+ */
 struct ixtable {
 	struct ixslot *tab;
-	unsigned char (*rest)[STORE_HASH_LEN - 8]; /* each slot's hash past its key; NULL: lean */
-	size_t cap, n;				   /* slots, used */
-	struct ixshared *shared; /* lean: chunks whose keys are equal, by whole hash (sorted) */
+	unsigned char (*rest)[STORE_HASH_LEN - 8];
+	size_t cap, n;
+	uint32_t *fan;
+	struct ixshared *shared;
 	size_t nshared;
 };
+
+static inline void ix_slot_set(struct ixslot *e, const struct store_hash *h, const struct ixloc *l)
+{
+	memcpy(e->key, h->b, sizeof(e->key));
+	e->off_lo = (uint32_t)l->off;
+	e->hi = l->pack << 8 | (uint32_t)(l->off >> 32);
+	e->zlen = l->zlen;
+}
+
+static inline void ix_slot_loc(const struct ixslot *e, struct ixloc *l)
+{
+	l->off = (uint64_t)(e->hi & 0xff) << 32 | e->off_lo;
+	l->pack = e->hi >> 8;
+	l->zlen = e->zlen & ~IX_SHARED;
+}
 
 struct pack {
 	char name[17];
@@ -180,6 +219,24 @@ int store_index_pack_fd_locked(struct store *s, uint32_t no);
 
 /* Free the index and close the packs (store_close). */
 void store_index_free(struct store *s);
+
+/* Free the tables of @t and empty it. */
+void store_ixtable_free(struct ixtable *t);
+
+/*
+ * Parse the pack index open as @fd, a block at a time: its header, then its lines with
+ * store_index_parse and @fn. 0, -EINVAL (damaged), @fn's nonzero return, or -errno.
+ */
+int store_index_parse_fd(int fd, store_index_fn fn, void *arg);
+
+/*
+ * Build a lean table of the indexes of @packs (@npacks, numbered as there) in packs/, open as
+ * @dfd, into @t: an index that is damaged is skipped. No packs: an empty table. 0 or -errno.
+ */
+int store_lean_load(struct ixtable *t, int dfd, const struct pack *packs, size_t npacks);
+
+/* Where @h is in the lean table @t: true and *out, or false. */
+bool store_lean_find(const struct ixtable *t, const struct store_hash *h, struct ixloc *out);
 
 /* Read the whole file @rel (relative to @dirfd) up to @limit bytes into a malloc'd buffer. */
 int store_read_file(int dirfd, const char *rel, size_t limit, unsigned char **out, size_t *len);
