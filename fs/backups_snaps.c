@@ -167,6 +167,39 @@ static int64_t ns(const struct timespec *t)
 	return (int64_t)t->tv_sec * 1000000000 + t->tv_nsec;
 }
 
+/* Drop LRU entry @i. Under s->lock. */
+static void lru_drop(struct backups_snaps *s, size_t i)
+{
+	struct backups_snap *p = s->lru[i];
+
+	s->lru[i] = s->lru[--s->nlru];
+	s->lru_bytes -= p->man->bytes;
+	backups_man_put(p->man);
+	p->man = NULL;
+	backups_snap_put(p);
+}
+
+/*
+ * Drop parsed manifests beyond the limits, least recently used first, and those of snapshots
+ * no longer in the store (their files, held open, would keep their disk space). Under s->lock.
+ */
+static void evict(struct backups_snaps *s)
+{
+	for (size_t i = 0; i < s->nlru;)
+		if (s->lru[i]->gone)
+			lru_drop(s, i);
+		else
+			i++;
+	while (s->nlru > 1 && (s->nlru > s->max_parsed || s->lru_bytes > s->max_bytes)) {
+		size_t old = 0;
+
+		for (size_t i = 1; i < s->nlru; i++)
+			if (s->lru[i]->used < s->lru[old]->used)
+				old = i;
+		lru_drop(s, old);
+	}
+}
+
 int backups_snaps_refresh(struct backups_snaps *s, bool *changed)
 {
 	struct backups_snap **v = NULL;
@@ -233,6 +266,8 @@ int backups_snaps_refresh(struct backups_snaps *s, bool *changed)
 	s->mtime = st.st_mtim;
 	s->dir_ino = st.st_ino;
 	s->listed_at = now;
+	if (diff)
+		evict(s);
 	if (changed)
 		*changed = diff;
 out:
@@ -446,25 +481,6 @@ fail:
 	}
 	close(fd);
 	return ret;
-}
-
-/* Drop parsed manifests beyond the limits, least recently used first. Under s->lock. */
-static void evict(struct backups_snaps *s)
-{
-	while (s->nlru > 1 && (s->nlru > s->max_parsed || s->lru_bytes > s->max_bytes)) {
-		size_t old = 0;
-		struct backups_snap *p;
-
-		for (size_t i = 1; i < s->nlru; i++)
-			if (s->lru[i]->used < s->lru[old]->used)
-				old = i;
-		p = s->lru[old];
-		s->lru[old] = s->lru[--s->nlru];
-		s->lru_bytes -= p->man->bytes;
-		backups_man_put(p->man);
-		p->man = NULL;
-		backups_snap_put(p);
-	}
 }
 
 int backups_snap_manifest(struct backups_snaps *s, struct backups_snap *p, struct backups_man **out)

@@ -584,6 +584,8 @@ static void test_lazy(void)
 static void test_appear_and_prune(void)
 {
 	struct node *b = look(&vb, NULL, "backups", NULL), *n;
+	struct backups_view_stats vs;
+	size_t parsed;
 	struct store_lock *lk = NULL;
 	struct view_open o = {0};
 	unsigned char buf[100000];
@@ -605,9 +607,15 @@ static void test_appear_and_prune(void)
 	CHECK_INT(vb.ops->open(vb.priv, n, O_RDONLY, 0, 0, &o), 0);
 	CHECK_INT(read_at(&vb, n, o.fh, buf, 1000, 0), 1000);
 	snprintf(path, sizeof(path), "%s/store/snapshots/2025-12-01", state);
+	backups_view_stats(vb.priv, &vs);
+	parsed = vs.parsed;
 	CHECK_INT(unlink(path), 0);
 	CHECK_MSG(!strstr(list(&vb, b, 100), "2025-12-01"), "a pruned snapshot goes");
 	CHECK(look(&vb, b, "2025-12-01", NULL) == NULL);
+	backups_view_stats(vb.priv, &vs);
+	CHECK_MSG(vs.parsed == parsed - 1,
+		  "its parsed manifest (and the file held open) is let go: %zu of %zu", vs.parsed,
+		  parsed);
 	while ((r = read_at(&vb, n, o.fh, buf, sizeof(buf), (off_t)got)) > 0)
 		got += (size_t)r;
 	CHECK_MSG(got == jpg_len, "a file open in it reads to its end (%zu)", got);
