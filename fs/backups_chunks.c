@@ -115,7 +115,8 @@ int backups_chunks_seal(struct backups_chunks *k, size_t n)
 
 size_t backups_chunks_bytes(const struct backups_chunks *k)
 {
-	return sizeof(*k) + k->cap * sizeof(*k->v) + k->capent * (sizeof(*k->first) + sizeof(*k->zsize));
+	return sizeof(*k) + k->cap * sizeof(*k->v) +
+	       k->capent * (sizeof(*k->first) + sizeof(*k->zsize));
 }
 
 uint64_t backups_chunks_zsize(const struct backups_chunks *k, size_t entry)
@@ -140,7 +141,8 @@ static size_t floor_of(const struct backups_chunks *k, size_t lo, size_t hi, boo
 size_t backups_chunks_zmark(const struct backups_chunks *k, size_t entry, size_t nchunks,
 			    uint64_t zoff, uint64_t *at)
 {
-	size_t lo = entry < k->nent ? k->first[entry] : 0, hi = entry < k->nent ? k->first[entry + 1] : 0;
+	size_t lo = entry < k->nent ? k->first[entry] : 0,
+	       hi = entry < k->nent ? k->first[entry + 1] : 0;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;

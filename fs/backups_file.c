@@ -81,7 +81,8 @@ static int cursor(const struct backups_man *m, size_t entry, enum backups_by by,
 	int ret = backups_citer_start(it, m->chunks, m->fd, &m->m, entry, by, key);
 
 	if (ret == -EIO)
-		fuse_log(FUSE_LOG_ERR, "backups: the chunk lines of %s in its manifest are damaged\n",
+		fuse_log(FUSE_LOG_ERR,
+			 "backups: the chunk lines of %s in its manifest are damaged\n",
 			 m->m.v[entry].path);
 	return ret;
 }
@@ -93,7 +94,8 @@ static int next_chunk(const struct backups_man *m, size_t entry, struct backups_
 	int ret = backups_citer_next(it, c, zoff);
 
 	if (ret == -EIO)
-		fuse_log(FUSE_LOG_ERR, "backups: the chunk lines of %s in its manifest are damaged\n",
+		fuse_log(FUSE_LOG_ERR,
+			 "backups: the chunk lines of %s in its manifest are damaged\n",
 			 m->m.v[entry].path);
 	return ret;
 }

@@ -7,9 +7,9 @@
  * What a newcomer must know: nothing is read at mount. The list is read at the first look at
  * backups/, a header when a snapshot's attributes are first asked for (a few hundred bytes),
  * and a whole manifest only when a snapshot's data is looked into (read a block at a time,
- * its chunk lines left in the file); at most a few manifests stay parsed. Snapshots and parsed manifests are reference-counted: a snapshot pruned while
- * a file of it is open stays readable through the references its reader holds (and its
- * chunks through the lock backups_store.h holds).
+ * its chunk lines left in the file); at most a few manifests stay parsed. Snapshots and parsed
+ * manifests are reference-counted: a snapshot pruned while a file of it is open stays readable
+ * through the references its reader holds (and its chunks through the lock backups_store.h holds).
  *
  * Thread safety: every function may be called from several threads.
  */
@@ -33,7 +33,7 @@
  */
 struct backups_man {
 	struct manifest m;
-	int fd;				/* the manifest file */
+	int fd;			       /* the manifest file */
 	struct backups_chunks *chunks; /* checkpoints into its chunk lines */
 	/* Internal: */
 	int refs;

@@ -73,8 +73,8 @@ struct backups_frames {
 	struct backups_piece {
 		char *buf;
 		size_t len;
-		uint64_t at;		    /* of its bytes in the pack */
-		unsigned pack;	    /* in @packs */
+		uint64_t at;	     /* of its bytes in the pack */
+		unsigned pack;	     /* in @packs */
 		struct store_hash h; /* for messages */
 	} v[BACKUPS_FRAMES_PIECES];
 };

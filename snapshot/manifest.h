@@ -109,7 +109,7 @@ struct manifest {
 	struct manifest_entry *v;
 	size_t n, cap;
 	bool sorted; /* internal: v is sorted by path */
-	bool lazy;   /* parsed without its chunk lines (manifest_parse_read with a chunk function) */
+	bool lazy; /* parsed without its chunk lines (manifest_parse_read with a chunk function) */
 };
 
 /* An empty, complete manifest with time 0 and no commit. */

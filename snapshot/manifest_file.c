@@ -16,7 +16,6 @@
 #include <string.h>
 #include <unistd.h>
 
-
 static void msg(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void msg(char *err, size_t errlen, const char *fmt, ...)

@@ -18,7 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define READ_BLOCK (64u * 1024)		  /* a reader's buffer to begin with */
+#define READ_BLOCK (64u * 1024)	       /* a reader's buffer to begin with */
 #define LINE_LIMIT (64u * 1024 * 1024) /* a line longer than this is refused */
 
 struct cursor {
@@ -404,7 +404,8 @@ static int parse_entry(struct manifest *m, struct cursor *c, const char *prev)
 				goto out;
 			}
 			if (c->chunk) {
-				/* Lazy: counted and checked as manifest_add_chunk_z would, not kept. */
+				/* Lazy: counted and checked as manifest_add_chunk_z would, not
+				 * kept. */
 				if (e->size + ch.len < e->size) {
 					ret = bad(c, "bad chunk length");
 					goto out;
@@ -544,8 +545,8 @@ int manifest_parse(struct manifest *m, const char *buf, size_t len, char *err, s
 int manifest_parse_read(struct manifest *m, manifest_read_fn read, void *rarg,
 			manifest_chunk_fn chunk, void *carg, char *err, size_t errlen)
 {
-	struct cursor c = {.err = err, .errlen = errlen, .read = read, .rarg = rarg,
-			   .chunk = chunk, .carg = carg};
+	struct cursor c = {
+	    .err = err, .errlen = errlen, .read = read, .rarg = rarg, .chunk = chunk, .carg = carg};
 	int ret;
 
 	c.own = malloc(READ_BLOCK);

@@ -216,9 +216,9 @@ int store_sweep(struct store *s, const struct store_sweep_opts *opts, struct sto
 
 /*
  * Parse the text of a pack index (everything after its header line): "HASH OFFSET ZLEN\n" per
- * chunk, decimal numbers, OFFSET + ZLEN <= STORE_OFF_LIMIT (2^40), ZLEN > 0. Calls @fn per line; a nonzero return
- * stops and is returned. 0, or -EINVAL with the 1-based line number in *bad_line. (For the
- * store and for fuzzing: these are bytes a disk hands us.)
+ * chunk, decimal numbers, OFFSET + ZLEN <= STORE_OFF_LIMIT (2^40), ZLEN > 0. Calls @fn per line; a
+ * nonzero return stops and is returned. 0, or -EINVAL with the 1-based line number in *bad_line.
+ * (For the store and for fuzzing: these are bytes a disk hands us.)
  */
 typedef int (*store_index_fn)(void *arg, const struct store_hash *h, uint64_t off, uint64_t zlen);
 int store_index_parse(const char *buf, size_t len, store_index_fn fn, void *arg, size_t *bad_line);

@@ -48,8 +48,7 @@ static size_t probe(const struct ixtable *t, const struct store_hash *h)
 	return i;
 }
 
-static void slot_set(struct ixtable *t, size_t i, const struct store_hash *h,
-		     const struct ixloc *l)
+static void slot_set(struct ixtable *t, size_t i, const struct store_hash *h, const struct ixloc *l)
 {
 	ix_slot_set(&t->tab[i], h, l);
 	memcpy(t->rest[i], h->b + 8, sizeof(t->rest[i]));

@@ -35,8 +35,8 @@ struct job {
 };
 
 #define STORE_PACK_TARGET (64u * 1024 * 1024) /* a pack is closed once it holds this much */
-#define PACK_NONE UINT32_MAX			/* open_pack.no when no pack is open */
-#define STORE_PACKS_MAX (1u << 24)		/* packs the index can tell apart */
+#define PACK_NONE UINT32_MAX		      /* open_pack.no when no pack is open */
+#define STORE_PACKS_MAX (1u << 24)	      /* packs the index can tell apart */
 
 /* Where a chunk's frame is, as the index records it. */
 struct ixloc {

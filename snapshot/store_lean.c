@@ -59,8 +59,7 @@ static int put_line(void *arg, const struct store_hash *h, uint64_t off, uint64_
 }
 
 /* Parse the index of pack @no with @fn. 0, -EINVAL (damaged), -ENOENT (gone), or -errno. */
-static int parse_pack(int dfd, const struct pack *packs, uint32_t no, store_index_fn fn,
-		      void *arg)
+static int parse_pack(int dfd, const struct pack *packs, uint32_t no, store_index_fn fn, void *arg)
 {
 	char name[24];
 	int fd, ret;
@@ -173,8 +172,9 @@ static size_t slot_of(const struct ixtable *t, const void *key)
 		else
 			hi = mid;
 	}
-	return lo < t->fan[k + 1] && !memcmp(t->tab[lo].key, key, sizeof(t->tab[lo].key)) ? lo
-											     : SIZE_MAX;
+	return lo < t->fan[k + 1] && !memcmp(t->tab[lo].key, key, sizeof(t->tab[lo].key))
+		   ? lo
+		   : SIZE_MAX;
 }
 
 /* A line of an index whose key was met twice. */
@@ -252,8 +252,7 @@ static int collect_line(void *arg, const struct store_hash *h, uint64_t off, uin
  * Read the indexes of those lines again, and give each chunk of a key that two chunks share
  * its place in the table's list of shared keys, by whole hash.
  */
-static int resolve_shared(struct ixtable *t, int dfd, const struct pack *packs,
-			  struct twice *tw)
+static int resolve_shared(struct ixtable *t, int dfd, const struct pack *packs, struct twice *tw)
 {
 	struct collecting c = {0};
 	size_t cap = 0;

@@ -235,8 +235,9 @@ int store_pack_append(struct store *s, const struct store_hash *h, const void *f
 	op->off += zlen;
 	ret = store_index_put(s, h, &e, false);
 	if (ret) {
-		store_msg(err, errlen, "store: %s", ret == -ENOMEM ? "out of memory"
-						      : "a frame past what the index can hold");
+		store_msg(err, errlen, "store: %s",
+			  ret == -ENOMEM ? "out of memory"
+					 : "a frame past what the index can hold");
 		goto out;
 	}
 	if (op->off >= STORE_PACK_TARGET)

@@ -88,7 +88,7 @@ struct lazy {
 	struct {
 		size_t entry, i;
 		struct manifest_chunk c;
-	} *v;
+	} * v;
 };
 
 static int lazy_chunk(void *arg, size_t entry, size_t i, const struct manifest_chunk *c,
@@ -102,8 +102,8 @@ static int lazy_chunk(void *arg, size_t entry, size_t i, const struct manifest_c
 	if (at + 2 > l->size || memcmp(line, "c ", 2))
 		fail("a chunk's line is not where the lazy parse says");
 	nl = memchr(line, '\n', l->size - at);
-	if (!nl || manifest_chunk_fields((const char *)line + 2, (size_t)(nl - line - 2), &back,
-					 &what) ||
+	if (!nl ||
+	    manifest_chunk_fields((const char *)line + 2, (size_t)(nl - line - 2), &back, &what) ||
 	    memcmp(&back.hash, &c->hash, sizeof(back.hash)) || back.len != c->len ||
 	    back.zlen != c->zlen)
 		fail("a chunk's line does not read back as the lazy parse gave it");
@@ -167,8 +167,8 @@ static void streamed(const unsigned char *data, size_t size, int verdict, const 
 				if (k >= l.n || l.v[k].entry != i || l.v[k].i != j ||
 				    memcmp(&l.v[k].c, &m->v[i].chunks[j], sizeof(l.v[k].c)))
 					fail("a lazy parse hands out other chunks");
-		if (k != l.n || manifest_format(&z, &(char *){NULL}, &(size_t){0}, err,
-						sizeof(err)) != -EINVAL)
+		if (k != l.n ||
+		    manifest_format(&z, &(char *){NULL}, &(size_t){0}, err, sizeof(err)) != -EINVAL)
 			fail("a lazy parse hands out too many chunks, or formats");
 	}
 	free(l.v);

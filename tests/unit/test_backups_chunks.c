@@ -130,11 +130,12 @@ static void test_cursors(size_t big)
 			bad += backups_citer_start(&it, k, fd, &lazy, f, BACKUPS_BY_ZOFF, zoff) ||
 			       compare(&it, e, holding(e, true, zoff));
 		}
-		CHECK_INT(backups_citer_start(&it, k, fd, &lazy, f, BACKUPS_BY_INDEX, e->nchunks), 0);
+		CHECK_INT(backups_citer_start(&it, k, fd, &lazy, f, BACKUPS_BY_INDEX, e->nchunks),
+			  0);
 		CHECK_INT(backups_citer_next(&it, &(struct manifest_chunk){0}, NULL), 0);
-		CHECK_INT(backups_citer_start(&it, k, fd, &lazy, f, BACKUPS_BY_INDEX,
-					      e->nchunks + 1),
-			  -ERANGE);
+		CHECK_INT(
+		    backups_citer_start(&it, k, fd, &lazy, f, BACKUPS_BY_INDEX, e->nchunks + 1),
+		    -ERANGE);
 		CHECK_INT(backups_citer_start(&it, k, fd, &lazy, f, BACKUPS_BY_OFF, e->size),
 			  -ERANGE);
 		CHECK_INT(backups_citer_start(&it, k, fd, &lazy, f, BACKUPS_BY_ZOFF, zsize),
@@ -149,14 +150,13 @@ static void test_cursors(size_t big)
 			CHECK_MSG(mk % BACKUPS_CHUNKS_EVERY == 0 || mk == e->nchunks,
 				  "%s: a mark is on a checkpoint or the end", e->path);
 			CHECK_MSG(want == at && want >= zsize / 3 &&
-					  (mk < BACKUPS_CHUNKS_EVERY ||
-					   want - zsize / 3 <
-					       BACKUPS_CHUNKS_EVERY * 3000 + 3000),
+				      (mk < BACKUPS_CHUNKS_EVERY ||
+				       want - zsize / 3 < BACKUPS_CHUNKS_EVERY * 3000 + 3000),
 				  "%s: mark %zu at %llu", e->path, mk, (unsigned long long)at);
 		}
 	}
-	CHECK_MSG(!bad, "%d cursors of %d give the full parse's chunks (%zu-chunk file)", tried - bad,
-		  tried, big);
+	CHECK_MSG(!bad, "%d cursors of %d give the full parse's chunks (%zu-chunk file)",
+		  tried - bad, tried, big);
 
 	/* The text changed under it: a chunk line is not one any more. */
 	CHECK(pwrite(fd, "x", 1, (off_t)(strstr(text, "\nc ") + 1 - text)) == 1);

@@ -354,8 +354,7 @@ struct seen_chunks {
 	uint64_t at[4], len[4], offset[4];
 };
 
-static int see_chunk(void *arg, size_t entry, size_t i, const struct manifest_chunk *c,
-		     uint64_t at)
+static int see_chunk(void *arg, size_t entry, size_t i, const struct manifest_chunk *c, uint64_t at)
 {
 	struct seen_chunks *s = arg;
 

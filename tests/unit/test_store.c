@@ -1090,7 +1090,8 @@ static struct store_hash same_key(const struct store_hash *h, unsigned char fill
  */
 static void test_lean_index(void)
 {
-	char *dir = new_state_dir("lean"), path[512], hex[STORE_HEX_LEN + 1], fhex[STORE_HEX_LEN + 1];
+	char *dir = new_state_dir("lean"), path[512], hex[STORE_HEX_LEN + 1],
+	     fhex[STORE_HEX_LEN + 1];
 	struct store_opts lean = {.readonly = true, .lean = true};
 	struct store_hash hs[30], f, g, absent;
 	struct store_loc a, b, c, x, y;
@@ -1117,8 +1118,8 @@ static void test_lean_index(void)
 
 	/* A second pack, a copy of hs[0]'s: f (hs[0]'s first 8 bytes) at hs[1]'s frame; hs[2]. */
 	f = same_key(&hs[0], 0xf0);
-	CHECK_INT(sh("cp '%s/store/packs/%s.pack' '%s/store/packs/%s.pack'", dir, a.pack, dir, twin),
-		  0);
+	CHECK_INT(
+	    sh("cp '%s/store/packs/%s.pack' '%s/store/packs/%s.pack'", dir, a.pack, dir, twin), 0);
 	snprintf(path, sizeof(path), "%s/store/packs/%s.idx", dir, twin);
 	idx = fopen(path, "w");
 	if (!idx)
