@@ -162,10 +162,7 @@ int store_index_parse(const char *buf, size_t len, store_index_fn fn, void *arg,
 			*bad_line = line;
 		if ((size_t)(end - p) < STORE_HEX_LEN + 1 || store_hash_parse(p, &h) ||
 		    p[STORE_HEX_LEN] != ' ')
-			return -EINVAL;
-		for (int i = 0; i < STORE_HEX_LEN; i++)
-			if (p[i] >= 'A' && p[i] <= 'F')
-				return -EINVAL;
+			return -EINVAL; /* (store_hash_parse takes lowercase digits only) */
 		p += STORE_HEX_LEN + 1;
 		if (parse_u64(&p, end, ' ', &off) || parse_u64(&p, end, '\n', &zlen) || !zlen ||
 		    zlen > ZSTD_compressBound(STORE_CHUNK_LIMIT) || off > STORE_OFF_LIMIT - zlen)

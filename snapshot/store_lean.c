@@ -4,9 +4,9 @@
  *
  * Built in two passes over packs/ *.idx, so that the table is exactly as large as what it holds
  * and nothing twice that size is ever allocated: the first pass counts the lines of each bucket
- * (and finds the damaged indexes, skipped as the exact index skips them), the second puts each
- * line in its bucket. Each bucket is then sorted by key, pack and offset, and a key met twice
- * is kept once, at its first pack's copy. A key met twice may also be two chunks whose hashes
+ * (by their first characters: cheap), the second parses them and puts each line in its bucket.
+ * Each bucket is then sorted by key, pack and offset; the lines of a damaged index go (as the
+ * exact index skips them), and a key met twice is kept once, at its first pack's copy. A key met twice may also be two chunks whose hashes
  * begin alike: their indexes are read again, and the chunks of such a key are kept by whole
  * hash in a short sorted list (ixtable.shared) to which the slot points (IX_SHARED).
  */
@@ -28,22 +28,61 @@ static unsigned bucket_of(const void *key)
 	return (unsigned)b[0] << 8 | b[1];
 }
 
-/* A load: the table, the lines of each bucket (counted, then put), the pack being read. */
+/* A load: the table, the lines put in each bucket so far, the pack being read. */
 struct build {
 	struct ixtable *t;
 	uint32_t *fill;
 	uint32_t pack;
-	int delta; /* the first pass: +1, or -1 to take back the lines of a damaged index */
 };
 
-static int count_line(void *arg, const struct store_hash *h, uint64_t off, uint64_t zlen)
+static unsigned nibble(char c)
 {
-	struct build *b = arg;
+	if (c >= '0' && c <= '9')
+		return (unsigned)(c - '0');
+	return c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10) : 0;
+}
 
-	(void)off;
-	(void)zlen;
-	b->fill[bucket_of(h->b)] += (uint32_t)b->delta;
-	return 0;
+#define COUNT_BLOCK (256u * 1024)
+
+/*
+ * The first pass over the index of pack @no: count its lines into their buckets by their first
+ * four characters, in @buf (COUNT_BLOCK bytes), without reading them further. A line that is
+ * not sound is counted somewhere all the same: the second pass reads the lines for real and
+ * finds a damaged index; counting too many only leaves room unused. 0, -ENOENT, or -errno.
+ */
+static int count_pack(int dfd, const struct pack *packs, uint32_t no, uint32_t *fill, char *buf)
+{
+	size_t have = 0, lines = 0;
+	char name[24];
+	int fd, ret = 0;
+
+	snprintf(name, sizeof(name), "%s.idx", packs[no].name);
+	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		ssize_t n = read(fd, buf + have, COUNT_BLOCK - have);
+		const char *p = buf, *end, *nl;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			ret = n < 0 ? -errno : 0;
+			break;
+		}
+		have += (size_t)n;
+		end = buf + have;
+		for (; (nl = memchr(p, '\n', (size_t)(end - p))); p = nl + 1)
+			if (lines++ && nl - p >= 4) /* (the first line is the header) */
+				fill[nibble(p[0]) << 12 | nibble(p[1]) << 8 | nibble(p[2]) << 4 |
+				     nibble(p[3])]++;
+		have = (size_t)(end - p);
+		if (have == COUNT_BLOCK)
+			have = 0; /* a line that long is not sound: the second pass says so */
+		memmove(buf, p, have);
+	}
+	close(fd);
+	return ret;
 }
 
 static int put_line(void *arg, const struct store_hash *h, uint64_t off, uint64_t zlen)
@@ -116,7 +155,8 @@ struct twice {
  * Sort each bucket and keep a key once (its first pack's copy), noting the keys met twice;
  * the buckets close up, and the table gives back what the lines it did not put leave unused.
  */
-static int settle(struct ixtable *t, const uint32_t *fill, struct twice *tw)
+static int settle(struct ixtable *t, const uint32_t *fill, const bool *damaged,
+		  struct twice *tw)
 {
 	size_t w = 0;
 	int ret = 0;
@@ -131,7 +171,9 @@ static int settle(struct ixtable *t, const uint32_t *fill, struct twice *tw)
 			uint32_t pack;
 			uint64_t key;
 
-			if (i && !memcmp(v[i].key, v[i - 1].key, sizeof(v[i].key))) {
+			if (damaged[v[i].hi >> 8])
+				continue;
+			if (w > t->fan[k] && !memcmp(v[i].key, t->tab[w - 1].key, sizeof(v[i].key))) {
 				memcpy(&key, v[i].key, sizeof(key));
 				pack = v[i].hi >> 8;
 				ret = push(&tw->keys, &tw->nkeys, &tw->capkeys, sizeof(key), &key);
@@ -297,30 +339,25 @@ static int resolve_shared(struct ixtable *t, int dfd, const struct pack *packs, 
 
 int store_lean_load(struct ixtable *t, int dfd, const struct pack *packs, size_t npacks)
 {
-	struct build b = {.t = t, .delta = 1};
+	struct build b = {.t = t};
 	struct twice tw = {0};
 	bool *damaged = calloc(npacks ? npacks : 1, sizeof(*damaged));
+	char *buf = malloc(COUNT_BLOCK);
 	uint64_t n = 0;
 	int ret = 0;
 
 	memset(t, 0, sizeof(*t));
 	t->fan = calloc(BUCKETS + 1, sizeof(*t->fan));
 	b.fill = calloc(BUCKETS, sizeof(*b.fill));
-	if (!damaged || !t->fan || !b.fill) {
+	if (!damaged || !buf || !t->fan || !b.fill) {
 		ret = -ENOMEM;
 		goto out;
 	}
-	/* First pass: count. A damaged index has what it counted taken back, and is skipped. */
+	/* First pass: count. */
 	for (uint32_t i = 0; i < npacks && !ret; i++) {
-		ret = parse_pack(dfd, packs, i, count_line, &b);
-		if (ret == -EINVAL) {
-			/* (Counted too many if that fails: room left unused, nothing worse.) */
-			b.delta = -1;
-			parse_pack(dfd, packs, i, count_line, &b);
-			b.delta = 1;
-		}
-		if (ret == -EINVAL || ret == -ENOENT) {
-			damaged[i] = true; /* or gone meanwhile: a sweep */
+		ret = count_pack(dfd, packs, i, b.fill, buf);
+		if (ret == -ENOENT) {
+			damaged[i] = true; /* gone meanwhile: a sweep */
 			ret = 0;
 		}
 	}
@@ -339,23 +376,26 @@ int store_lean_load(struct ixtable *t, int dfd, const struct pack *packs, size_t
 		ret = -ENOMEM;
 		goto out;
 	}
-	/* Second pass: put. An index gone or damaged since the first leaves room unused. */
+	/* Second pass: put. settle() drops the lines of an index found damaged. */
 	for (uint32_t i = 0; i < npacks && !ret; i++) {
 		if (damaged[i])
 			continue;
 		b.pack = i;
 		ret = parse_pack(dfd, packs, i, put_line, &b);
-		if (ret == -EINVAL || ret == -ENOENT)
+		if (ret == -EINVAL || ret == -ENOENT) {
+			damaged[i] = true;
 			ret = 0;
+		}
 	}
 	if (!ret)
-		ret = settle(t, b.fill, &tw);
+		ret = settle(t, b.fill, damaged, &tw);
 	if (!ret)
 		ret = resolve_shared(t, dfd, packs, &tw);
 out:
 	free(tw.keys);
 	free(tw.packs);
 	free(b.fill);
+	free(buf);
 	free(damaged);
 	if (ret)
 		store_ixtable_free(t);
