@@ -160,6 +160,22 @@ size_t backups_chunks_zmark(const struct backups_chunks *k, size_t entry, size_t
 	return (lo - k->first[entry]) * BACKUPS_CHUNKS_EVERY;
 }
 
+#define LINE_MAX_LEN 110 /* "c " HASH " " LEN " " ZLEN: at most 2 + 64 + 1 + 20 + 1 + 20 + 1 */
+
+void backups_chunks_text(const struct backups_chunks *k, size_t entry, size_t from, size_t to,
+			 uint64_t *start, uint64_t *end)
+{
+	size_t lo = entry < k->nent ? k->first[entry] : 0;
+	size_t hi = entry < k->nent ? k->first[entry + 1] : 0;
+	size_t a = lo + from / BACKUPS_CHUNKS_EVERY, b = lo + to / BACKUPS_CHUNKS_EVERY + 1;
+
+	*start = *end = 0;
+	if (a >= hi)
+		return;
+	*start = k->v[a].at;
+	*end = b < hi ? k->v[b].at : k->v[hi - 1].at + BACKUPS_CHUNKS_EVERY * LINE_MAX_LEN;
+}
+
 /*
  * Parse the line of the next chunk, reading more of the text if it is not whole in buf: 1 with
  * *c and the line's length in *used, 0 past the last chunk, -EIO if it is not a chunk line.

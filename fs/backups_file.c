@@ -9,6 +9,7 @@
 #include "fs/backups_file.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <fuse_log.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -305,10 +306,17 @@ static ssize_t read_dump(struct backups_ctx *c, struct backups_fh *fh, char *buf
 		zj = it.zoff;
 		if (j < e->nchunks && zj < end + AHEAD_BYTES / 2 &&
 		    next_chunk(fh->man, fh->entry, &it, &ch, NULL) > 0) {
+			uint64_t ta, tb;
+
 			k = backups_chunks_zmark(fh->man->chunks, fh->entry, e->nchunks,
 						 end + AHEAD_BYTES, &zk);
-			if (k > j)
+			if (k > j) {
 				backups_store_warm_range(c->store, &ch.hash, zk - zj, k - j);
+				/* and the manifest's lines that will name those frames */
+				backups_chunks_text(fh->man->chunks, fh->entry, j, k, &ta, &tb);
+				posix_fadvise(fh->man->fd, (off_t)ta, (off_t)(tb - ta),
+					      POSIX_FADV_WILLNEED);
+			}
 			__atomic_store_n(&fh->warmed, k, __ATOMIC_RELAXED);
 		}
 	}

@@ -12,6 +12,7 @@
  */
 #include "snapshot/store_int.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -20,6 +21,15 @@
 #include <unistd.h>
 
 #define BUCKETS (1u << 16)
+
+/* A key (8 bytes of a hash) as a number that orders as the bytes do (a memcmp, inlined). */
+static uint64_t key_num(const void *key)
+{
+	uint64_t v;
+
+	memcpy(&v, key, sizeof(v));
+	return be64toh(v);
+}
 
 static unsigned bucket_of(const void *key)
 {
@@ -115,10 +125,10 @@ static int parse_pack(int dfd, const struct pack *packs, uint32_t no, store_inde
 static int cmp_slot(const void *a, const void *b)
 {
 	const struct ixslot *x = a, *y = b;
-	int c = memcmp(x->key, y->key, sizeof(x->key));
+	uint64_t kx = key_num(x->key), ky = key_num(y->key);
 
-	if (c)
-		return c;
+	if (kx != ky)
+		return kx < ky ? -1 : 1;
 	if (x->hi != y->hi) /* pack, then the offset's high bits */
 		return x->hi < y->hi ? -1 : 1;
 	return x->off_lo < y->off_lo ? -1 : x->off_lo > y->off_lo;
@@ -173,7 +183,7 @@ static int settle(struct ixtable *t, const uint32_t *fill, const bool *damaged,
 
 			if (damaged[v[i].hi >> 8])
 				continue;
-			if (w > t->fan[k] && !memcmp(v[i].key, t->tab[w - 1].key, sizeof(v[i].key))) {
+			if (w > t->fan[k] && key_num(v[i].key) == key_num(t->tab[w - 1].key)) {
 				memcpy(&key, v[i].key, sizeof(key));
 				pack = v[i].hi >> 8;
 				ret = push(&tw->keys, &tw->nkeys, &tw->capkeys, sizeof(key), &key);
@@ -205,18 +215,17 @@ static size_t slot_of(const struct ixtable *t, const void *key)
 {
 	unsigned k = bucket_of(key);
 	size_t lo = t->fan[k], hi = t->fan[k + 1];
+	uint64_t want = key_num(key);
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (memcmp(t->tab[mid].key, key, sizeof(t->tab[mid].key)) < 0)
+		if (key_num(t->tab[mid].key) < want)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return lo < t->fan[k + 1] && !memcmp(t->tab[lo].key, key, sizeof(t->tab[lo].key))
-		   ? lo
-		   : SIZE_MAX;
+	return lo < t->fan[k + 1] && key_num(t->tab[lo].key) == want ? lo : SIZE_MAX;
 }
 
 /* A line of an index whose key was met twice. */

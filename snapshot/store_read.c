@@ -269,7 +269,7 @@ static bool find_loc(struct store *s, const struct store_hash *h, struct store_l
 	pthread_rwlock_rdlock(&s->ixlock);
 	found = store_index_find_locked(s, h, &e) && e.pack < s->npacks;
 	if (found && loc) {
-		snprintf(loc->pack, sizeof(loc->pack), "%s", s->packs[e.pack].name);
+		memcpy(loc->pack, s->packs[e.pack].name, sizeof(loc->pack)); /* (per chunk read) */
 		loc->off = e.off;
 		loc->zlen = e.zlen;
 	}
@@ -299,7 +299,7 @@ int store_pack_fd(struct store *s, const struct store_hash *h, int *fd, struct s
 	if (ret >= 0) {
 		*fd = ret;
 		if (loc) {
-			snprintf(loc->pack, sizeof(loc->pack), "%s", s->packs[e.pack].name);
+			memcpy(loc->pack, s->packs[e.pack].name, sizeof(loc->pack)); /* (per chunk read) */
 			loc->off = e.off;
 			loc->zlen = e.zlen;
 		}
