@@ -9,6 +9,8 @@
 #include "fs/backups_file.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <fuse_log.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,9 +29,10 @@ struct backups_fh {
 	size_t len;
 	struct backups_man *man; /* a reference, for FH_PLAIN and FH_DUMP */
 	const struct manifest_entry *e;
-	const uint64_t *zoff;
-	uint64_t next; /* where a sequential reader reads next (atomic hint) */
-	size_t warmed; /* chunks before this one were handed to read-ahead (hint) */
+	size_t entry;	/* e's index in man->m */
+	uint64_t zsize; /* FH_DUMP: the stored frames' size */
+	uint64_t next;	/* where a sequential reader reads next (atomic hint) */
+	size_t warmed;	/* chunks before this one were handed to read-ahead (hint) */
 };
 
 #define AHEAD_BYTES (4u << 20) /* a sequential reader has this much read ahead */
@@ -72,14 +75,41 @@ int backups_file_info(struct backups_ctx *c, struct backups_root *r, char **out,
 	return 0;
 }
 
+/* A cursor on file entry @entry of @m, or -errno (a damaged manifest is logged, -EIO). */
+static int cursor(const struct backups_man *m, size_t entry, enum backups_by by, uint64_t key,
+		  struct backups_citer *it)
+{
+	int ret = backups_citer_start(it, m->chunks, m->fd, &m->m, entry, by, key);
+
+	if (ret == -EIO)
+		fuse_log(FUSE_LOG_ERR,
+			 "backups: the chunk lines of %s in its manifest are damaged\n",
+			 m->m.v[entry].path);
+	return ret;
+}
+
+/* The next chunk of @it, as backups_citer_next; a damaged line is logged. */
+static int next_chunk(const struct backups_man *m, size_t entry, struct backups_citer *it,
+		      struct manifest_chunk *c, uint64_t *zoff)
+{
+	int ret = backups_citer_next(it, c, zoff);
+
+	if (ret == -EIO)
+		fuse_log(FUSE_LOG_ERR,
+			 "backups: the chunk lines of %s in its manifest are damaged\n",
+			 m->m.v[entry].path);
+	return ret;
+}
+
 /*
  * Files are mostly read in the manifest's order: cp -a, tar and rsync go through a directory
  * in its listing order, which is the manifest's. So opening entry @i has the chunks of it
  * and of the files after it, up to AHEAD_BYTES or AHEAD_FILES, read ahead: a copy of many
  * small files does not wait on the disk for each one in turn.
  */
-static void warm_following(struct backups_ctx *c, const struct manifest *m, size_t i)
+static void warm_following(struct backups_ctx *c, const struct backups_man *bm, size_t i)
 {
+	const struct manifest *m = &bm->m;
 	uint64_t bytes = 0;
 	size_t end = i, files = 0;
 
@@ -90,9 +120,15 @@ static void warm_following(struct backups_ctx *c, const struct manifest *m, size
 		}
 		end++;
 	}
-	for (size_t j = backups_ahead_span(c->ahead, m, i, end); j < end; j++)
-		for (size_t k = 0; m->v[j].type == 'f' && k < m->v[j].nchunks; k++)
-			backups_ahead_warm(c->ahead, &m->v[j].chunks[k].hash);
+	for (size_t j = backups_ahead_span(c->ahead, m, i, end); j < end; j++) {
+		struct backups_citer it;
+		struct manifest_chunk ch;
+
+		if (m->v[j].type != 'f' || cursor(bm, j, BACKUPS_BY_INDEX, 0, &it))
+			continue;
+		while (next_chunk(bm, j, &it, &ch, NULL) > 0)
+			backups_ahead_warm(c->ahead, &ch.hash);
+	}
 }
 
 static int open_man(struct backups_ctx *c, struct backups_node *n, struct backups_fh *fh)
@@ -109,12 +145,13 @@ static int open_man(struct backups_ctx *c, struct backups_node *n, struct backup
 	    fh->man->m.v[i].type != 'f')
 		return -EIO; /* the manifest is not what the node was made from */
 	fh->e = &fh->man->m.v[i];
+	fh->entry = i;
 	fh->kind = FH_PLAIN;
 	if (c->ahead && !backups_is_dump(n->path))
-		warm_following(c, &fh->man->m, i);
+		warm_following(c, fh->man, i);
 	if (backups_is_dump(n->path)) {
 		fh->kind = FH_DUMP;
-		return backups_man_zoff(c->store, fh->man, fh->e, &fh->zoff);
+		fh->zsize = backups_chunks_zsize(fh->man->chunks, i);
 	}
 	return 0;
 }
@@ -173,73 +210,80 @@ static ssize_t read_plain(struct backups_ctx *c, struct backups_fh *fh, char *bu
 {
 	const struct manifest_entry *e = fh->e;
 	uint64_t pos = off, end = e->size - off < size ? e->size : off + size;
-	long i = manifest_chunk_at(e, off);
+	struct backups_citer it;
+	struct manifest_chunk ch;
+	int ret;
 
-	while (pos < end) {
-		const struct manifest_chunk *ch = &e->chunks[i++];
+	ret = cursor(fh->man, fh->entry, BACKUPS_BY_OFF, off, &it);
+	while (!ret && pos < end) {
 		const struct backups_chunk *d;
-		uint64_t n = (end < ch->offset + ch->len ? end : ch->offset + ch->len) - pos;
-		int ret = backups_cache_get(c->cache, &ch->hash, &d);
+		uint64_t n;
 
-		if (ret)
-			return ret;
-		if (d->len != ch->len) {
-			backups_cache_put(c->cache, d);
-			return -EIO;
+		ret = next_chunk(fh->man, fh->entry, &it, &ch, NULL);
+		if (ret <= 0) {
+			ret = ret ? ret : -EIO;
+			break;
 		}
-		memcpy(buf + (pos - off), d->data + (pos - ch->offset), (size_t)n);
+		ret = backups_cache_get(c->cache, &ch.hash, &d);
+		if (ret)
+			break;
+		if (d->len != ch.len) {
+			backups_cache_put(c->cache, d);
+			ret = -EIO;
+			break;
+		}
+		n = (end < ch.offset + ch.len ? end : ch.offset + ch.len) - pos;
+		memcpy(buf + (pos - off), d->data + (pos - ch.offset), (size_t)n);
 		backups_cache_put(c->cache, d);
 		pos += n;
 	}
+	if (ret)
+		return ret;
 	/* Sequential: have the next chunk decompressed while this one is copied out, and the
 	 * files of those after it read ahead. */
-	if ((size_t)i < e->nchunks && __atomic_load_n(&fh->next, __ATOMIC_RELAXED) == off) {
+	if (it.i < e->nchunks && __atomic_load_n(&fh->next, __ATOMIC_RELAXED) == off &&
+	    next_chunk(fh->man, fh->entry, &it, &ch, NULL) > 0) {
 		size_t j = __atomic_load_n(&fh->warmed, __ATOMIC_RELAXED);
 
-		backups_cache_prefetch(c->cache, &e->chunks[i].hash);
-		for (j = j > (size_t)i + 1 ? j : (size_t)i + 1;
-		     c->ahead && j < e->nchunks && e->chunks[j].offset < end + AHEAD_BYTES; j++)
-			backups_ahead_warm(c->ahead, &e->chunks[j].hash);
-		__atomic_store_n(&fh->warmed, j, __ATOMIC_RELAXED);
+		backups_cache_prefetch(c->cache, &ch.hash);
+		if (c->ahead &&
+		    (j <= it.i || !cursor(fh->man, fh->entry, BACKUPS_BY_INDEX, j, &it))) {
+			for (j = it.i; next_chunk(fh->man, fh->entry, &it, &ch, NULL) > 0 &&
+				       ch.offset < end + AHEAD_BYTES;
+			     j = it.i)
+				backups_ahead_warm(c->ahead, &ch.hash);
+			__atomic_store_n(&fh->warmed, j, __ATOMIC_RELAXED);
+		}
 	}
 	__atomic_store_n(&fh->next, end, __ATOMIC_RELAXED);
 	return (ssize_t)(end - off);
-}
-
-size_t backups_file_zchunk(const uint64_t *zoff, size_t n, uint64_t off)
-{
-	size_t lo = 0, hi = n;
-
-	while (hi - lo > 1) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (zoff[mid] <= off)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return lo;
 }
 
 static ssize_t read_dump(struct backups_ctx *c, struct backups_fh *fh, char *buf, size_t size,
 			 uint64_t off)
 {
 	const struct manifest_entry *e = fh->e;
-	const uint64_t *z = fh->zoff;
-	uint64_t total = z[e->nchunks], pos = off, end = total - off < size ? total : off + size;
-	size_t i = backups_file_zchunk(z, e->nchunks, off);
+	uint64_t pos = off, end = fh->zsize - off < size ? fh->zsize : off + size, z;
+	struct backups_citer it;
 	struct backups_frames fr;
-	int ret = 0;
+	struct manifest_chunk ch;
+	int ret;
 
 	/* The frames of the request, gathered into runs that lie back to back in one pack. */
 	backups_frames_init(&fr, c->store);
-	while (pos < end && !ret) {
-		uint64_t stop = end < z[i + 1] ? end : z[i + 1];
+	ret = cursor(fh->man, fh->entry, BACKUPS_BY_ZOFF, off, &it);
+	while (!ret && pos < end) {
+		uint64_t stop;
 
-		ret = backups_frames_read(&fr, &e->chunks[i].hash, z[i + 1] - z[i],
-					  buf + (pos - off), (size_t)(stop - pos), pos - z[i]);
+		ret = next_chunk(fh->man, fh->entry, &it, &ch, &z);
+		if (ret <= 0) {
+			ret = ret ? ret : -EIO;
+			break;
+		}
+		stop = end < z + ch.zlen ? end : z + ch.zlen;
+		ret = backups_frames_read(&fr, &ch.hash, ch.zlen, buf + (pos - off),
+					  (size_t)(stop - pos), pos - z);
 		pos = stop;
-		i++;
 	}
 	if (!ret)
 		ret = backups_frames_flush(&fr);
@@ -249,21 +293,34 @@ static ssize_t read_dump(struct backups_ctx *c, struct backups_fh *fh, char *buf
 	if (c->ahead && __atomic_load_n(&fh->next, __ATOMIC_RELAXED) == off) {
 		/*
 		 * A dump's frames lie (almost) back to back in a pack, in order: one hint for the
-		 * byte range of the next AHEAD_BYTES, renewed when half of it has been read, not
-		 * one per ~1 KiB frame.
+		 * byte range up to the first checkpoint past the next AHEAD_BYTES, renewed when
+		 * half of it has been read, not one per ~1 KiB frame.
 		 */
 		size_t j = __atomic_load_n(&fh->warmed, __ATOMIC_RELAXED), k;
+		uint64_t zj, zk;
 
-		if (j < e->nchunks && z[j] < end + AHEAD_BYTES / 2) {
-			j = j > i ? j : i;
-			for (k = j; k < e->nchunks && z[k] < end + AHEAD_BYTES; k++)
-				;
-			if (k > j)
-				backups_store_warm_range(c->store, &e->chunks[j].hash, z[k] - z[j],
-							 k - j);
+		if (j > it.i &&
+		    (j >= e->nchunks || cursor(fh->man, fh->entry, BACKUPS_BY_INDEX, j, &it)))
+			goto out; /* all of it hinted at already (or a damaged line: logged) */
+		j = it.i;
+		zj = it.zoff;
+		if (j < e->nchunks && zj < end + AHEAD_BYTES / 2 &&
+		    next_chunk(fh->man, fh->entry, &it, &ch, NULL) > 0) {
+			uint64_t ta, tb;
+
+			k = backups_chunks_zmark(fh->man->chunks, fh->entry, e->nchunks,
+						 end + AHEAD_BYTES, &zk);
+			if (k > j) {
+				backups_store_warm_range(c->store, &ch.hash, zk - zj, k - j);
+				/* and the manifest's lines that will name those frames */
+				backups_chunks_text(fh->man->chunks, fh->entry, j, k, &ta, &tb);
+				posix_fadvise(fh->man->fd, (off_t)ta, (off_t)(tb - ta),
+					      POSIX_FADV_WILLNEED);
+			}
 			__atomic_store_n(&fh->warmed, k, __ATOMIC_RELAXED);
 		}
 	}
+out:
 	__atomic_store_n(&fh->next, end, __ATOMIC_RELAXED);
 	return (ssize_t)(end - off);
 }
@@ -287,7 +344,7 @@ ssize_t backups_file_read(struct backups_ctx *c, void *p, char *buf, size_t size
 			return 0;
 		return read_plain(c, fh, buf, size, (uint64_t)off);
 	case FH_DUMP:
-		if ((uint64_t)off >= fh->zoff[fh->e->nchunks])
+		if ((uint64_t)off >= fh->zsize)
 			return 0;
 		return read_dump(c, fh, buf, size, (uint64_t)off);
 	}

@@ -3,9 +3,9 @@
  *
  * Three kinds of file: a config (a git blob, copied at open: configs are small), a file of a
  * snapshot's manifest (decompressed chunk by chunk through the chunk cache: the chunk holding
- * an offset is found by binary search over the chunks' offsets, never by scanning), and a
- * database dump (db/NAME.sql.zst: the stored zstd frames served as they are, found by binary
- * search over the frames' offsets; the frames a read spans that lie back to back in a pack are
+ * an offset is found from the manifest's checkpoints, fs/backups_chunks.h, never by scanning),
+ * and a database dump (db/NAME.sql.zst: the stored zstd frames served as they are, found the
+ * same way by the frames' offsets; the frames a read spans that lie back to back in a pack are
  * one preadv, so a read costs about one system call, not one per frame).
  * A sequential reader gets the next chunk decompressed ahead (backups_cache_prefetch) and the
  * frames of the next few MiB read into the page cache by several threads (backups_ahead.h).
@@ -34,8 +34,5 @@ void backups_file_release(struct backups_ctx *c, void *fh);
  * it is incomplete) in a malloc'd buffer. 0 or -errno.
  */
 int backups_file_info(struct backups_ctx *c, struct backups_root *r, char **out, size_t *len);
-
-/* Chunk index of byte @off in frames @zoff (@n chunks): the i with zoff[i] <= off < zoff[i+1]. */
-size_t backups_file_zchunk(const uint64_t *zoff, size_t n, uint64_t off);
 
 #endif

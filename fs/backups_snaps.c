@@ -15,16 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define LRU_MAX 64
-
-struct backups_zidx {
-	const struct manifest_entry *e;
-	uint64_t *zoff;
-};
 
 struct backups_snaps {
 	char *state_dir;
@@ -68,11 +62,10 @@ int backups_snaps_new(const char *state_dir, unsigned max_parsed, size_t max_byt
 
 static void man_free(struct backups_man *m)
 {
-	for (size_t i = 0; i < m->nz; i++)
-		free(m->z[i].zoff);
-	free(m->z);
 	manifest_free(&m->m);
-	pthread_mutex_destroy(&m->lock);
+	backups_chunks_free(m->chunks);
+	if (m->fd >= 0)
+		close(m->fd);
 	free(m);
 }
 
@@ -174,6 +167,39 @@ static int64_t ns(const struct timespec *t)
 	return (int64_t)t->tv_sec * 1000000000 + t->tv_nsec;
 }
 
+/* Drop LRU entry @i. Under s->lock. */
+static void lru_drop(struct backups_snaps *s, size_t i)
+{
+	struct backups_snap *p = s->lru[i];
+
+	s->lru[i] = s->lru[--s->nlru];
+	s->lru_bytes -= p->man->bytes;
+	backups_man_put(p->man);
+	p->man = NULL;
+	backups_snap_put(p);
+}
+
+/*
+ * Drop parsed manifests beyond the limits, least recently used first, and those of snapshots
+ * no longer in the store (their files, held open, would keep their disk space). Under s->lock.
+ */
+static void evict(struct backups_snaps *s)
+{
+	for (size_t i = 0; i < s->nlru;)
+		if (s->lru[i]->gone)
+			lru_drop(s, i);
+		else
+			i++;
+	while (s->nlru > 1 && (s->nlru > s->max_parsed || s->lru_bytes > s->max_bytes)) {
+		size_t old = 0;
+
+		for (size_t i = 1; i < s->nlru; i++)
+			if (s->lru[i]->used < s->lru[old]->used)
+				old = i;
+		lru_drop(s, old);
+	}
+}
+
 int backups_snaps_refresh(struct backups_snaps *s, bool *changed)
 {
 	struct backups_snap **v = NULL;
@@ -240,6 +266,8 @@ int backups_snaps_refresh(struct backups_snaps *s, bool *changed)
 	s->mtime = st.st_mtim;
 	s->dir_ino = st.st_ino;
 	s->listed_at = now;
+	if (diff)
+		evict(s);
 	if (changed)
 		*changed = diff;
 out:
@@ -391,68 +419,68 @@ int backups_snap_head(struct backups_snaps *s, struct backups_snap *p)
 	return 0;
 }
 
+/* Roughly the memory a lazily parsed manifest holds. */
+static size_t held(const struct backups_man *m)
+{
+	size_t n = sizeof(*m) + m->m.cap * sizeof(*m->m.v) + backups_chunks_bytes(m->chunks);
+
+	for (size_t i = 0; i < m->m.n; i++)
+		n += strlen(m->m.v[i].path) + 1 + m->m.v[i].ntables * sizeof(*m->m.v[i].tables);
+	return n;
+}
+
 /*
- * Read and parse @p's manifest into a new backups_man with one reference. The text is mapped,
- * not read into the heap: a manifest of a large dump is megabytes, freed at once, and malloc
- * would keep that memory in a thread's arena.
+ * Read and parse @p's manifest into a new backups_man with one reference. Read a block at a
+ * time and parsed lazily: a manifest of a large dump is tens of MiB of text, most of it chunk
+ * lines, which stay in the file (held open) until a file is read.
  */
 static int load(struct backups_snaps *s, struct backups_snap *p, struct backups_man **out)
 {
 	struct backups_man *m = NULL;
-	char err[256];
+	char err[256] = "";
 	struct stat st;
-	void *text = MAP_FAILED;
-	int fd, ret = 0;
+	int fd, ret;
 
 	fd = open_manifest(s, p, &st);
 	if (fd < 0)
 		return fd;
-	if (st.st_size > 0)
-		text = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	m = calloc(1, sizeof(*m));
-	if (text == MAP_FAILED || !m) {
-		ret = !m ? -ENOMEM : st.st_size > 0 ? -errno : -EIO;
-		goto out;
+	if (!m || backups_chunks_new(&m->chunks)) {
+		ret = -ENOMEM;
+		goto fail;
 	}
 	manifest_init(&m->m);
-	ret = manifest_parse(&m->m, text, (size_t)st.st_size, err, sizeof(err));
+	m->fd = fd;
+	ret = manifest_parse_fd(&m->m, fd, backups_chunks_add, m->chunks, err, sizeof(err));
+	if (!ret)
+		ret = backups_chunks_seal(m->chunks, m->m.n);
+	if (!ret && m->m.n < m->m.cap) {
+		/* Give back what doubling left unused: the entries live as long as the manifest. */
+		struct manifest_entry *v = reallocarray(m->m.v, m->m.n, sizeof(*v));
+
+		if (v) {
+			m->m.v = v;
+			m->m.cap = m->m.n;
+		}
+	}
 	if (ret) {
 		if (ret != -ENOMEM)
-			fuse_log(FUSE_LOG_WARNING, "backups: snapshot %s: %s\n", p->name, err);
-		manifest_free(&m->m);
+			fuse_log(FUSE_LOG_WARNING, "backups: snapshot %s: %s\n", p->name,
+				 err[0] ? err : strerror(-ret));
 		ret = ret == -ENOMEM ? ret : -EIO;
-		goto out;
+		goto fail;
 	}
-	pthread_mutex_init(&m->lock, NULL);
 	m->refs = 1;
-	m->bytes = (size_t)st.st_size;
+	m->bytes = held(m);
 	*out = m;
-	m = NULL;
-out:
-	if (text != MAP_FAILED)
-		munmap(text, (size_t)st.st_size);
-	close(fd);
-	free(m);
-	return ret;
-}
-
-/* Drop parsed manifests beyond the limits, least recently used first. Under s->lock. */
-static void evict(struct backups_snaps *s)
-{
-	while (s->nlru > 1 && (s->nlru > s->max_parsed || s->lru_bytes > s->max_bytes)) {
-		size_t old = 0;
-		struct backups_snap *p;
-
-		for (size_t i = 1; i < s->nlru; i++)
-			if (s->lru[i]->used < s->lru[old]->used)
-				old = i;
-		p = s->lru[old];
-		s->lru[old] = s->lru[--s->nlru];
-		s->lru_bytes -= p->man->bytes;
-		backups_man_put(p->man);
-		p->man = NULL;
-		backups_snap_put(p);
+	return 0;
+fail:
+	if (m) {
+		m->fd = -1;
+		man_free(m);
 	}
+	close(fd);
+	return ret;
 }
 
 int backups_snap_manifest(struct backups_snaps *s, struct backups_snap *p, struct backups_man **out)
@@ -508,46 +536,6 @@ void backups_snaps_parsed(struct backups_snaps *s, size_t *now, uint64_t *total)
 	*now = s->nlru;
 	*total = s->parsed_total;
 	pthread_mutex_unlock(&s->lock);
-}
-
-int backups_man_zoff(struct backups_store *st, struct backups_man *m,
-		     const struct manifest_entry *e, const uint64_t **zoff)
-{
-	struct backups_zidx *nz;
-	uint64_t *z = NULL;
-	int ret = 0;
-
-	pthread_mutex_lock(&m->lock);
-	for (size_t i = 0; i < m->nz; i++) {
-		if (m->z[i].e == e) {
-			*zoff = m->z[i].zoff;
-			goto out;
-		}
-	}
-	nz = reallocarray(m->z, m->nz + 1, sizeof(*m->z));
-	z = malloc((e->nchunks + 1) * sizeof(*z));
-	if (nz)
-		m->z = nz;
-	if (!nz || !z) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	z[0] = 0;
-	for (size_t i = 0; i < e->nchunks; i++) {
-		uint64_t zl = e->chunks[i].zlen;
-
-		if (!zl && (ret = backups_store_zlen(st, &e->chunks[i].hash, &zl)))
-			goto out;
-		z[i + 1] = z[i] + zl;
-	}
-	m->z[m->nz].e = e;
-	m->z[m->nz++].zoff = z;
-	*zoff = z;
-	z = NULL;
-out:
-	pthread_mutex_unlock(&m->lock);
-	free(z);
-	return ret;
 }
 
 size_t backups_man_lower_bound(const struct manifest *m, size_t lo, size_t hi, const char *key)

@@ -2,14 +2,14 @@
  * backups_snaps.h - the snapshots in the store, as backups/ shows them: the list of names
  * (read again when STATE_DIR/store/snapshots changes), each snapshot's header (time, config
  * commit, status) read on demand, and its parsed manifest kept in a small LRU. The chunks are
- * read through backups_store.h.
+ * read through backups_store.h, the chunk lists through backups_chunks.h.
  *
  * What a newcomer must know: nothing is read at mount. The list is read at the first look at
  * backups/, a header when a snapshot's attributes are first asked for (a few hundred bytes),
- * and a whole manifest only when a snapshot's data is looked into; at most a few manifests
- * stay parsed. Snapshots and parsed manifests are reference-counted: a snapshot pruned while
- * a file of it is open stays readable through the references its reader holds (and its
- * chunks through the lock backups_store.h holds).
+ * and a whole manifest only when a snapshot's data is looked into (read a block at a time,
+ * its chunk lines left in the file); at most a few manifests stay parsed. Snapshots and parsed
+ * manifests are reference-counted: a snapshot pruned while a file of it is open stays readable
+ * through the references its reader holds (and its chunks through the lock backups_store.h holds).
  *
  * Thread safety: every function may be called from several threads.
  */
@@ -22,18 +22,22 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "fs/backups_chunks.h"
 #include "fs/backups_store.h"
 #include "snapshot/manifest.h"
 
-/* A parsed manifest, shared by whoever holds a reference. The manifest itself is read-only. */
+/*
+ * A parsed manifest, shared by whoever holds a reference; read-only. Parsed lazily: the chunk
+ * lists stay in the manifest file, held open as @fd, and are read back through @chunks
+ * (fs/backups_chunks.h).
+ */
 struct backups_man {
 	struct manifest m;
+	int fd;			       /* the manifest file */
+	struct backups_chunks *chunks; /* checkpoints into its chunk lines */
 	/* Internal: */
 	int refs;
-	pthread_mutex_t lock; /* guards z */
-	struct backups_zidx *z;
-	size_t nz;
-	size_t bytes; /* of manifest text */
+	size_t bytes; /* of memory held */
 };
 
 /* One snapshot of the list. name, file_ino and id are set at listing, the rest by _head. */
@@ -58,8 +62,8 @@ struct backups_snaps;
 
 /*
  * Serve the snapshots of @state_dir, keeping at most @max_parsed manifests parsed (0 = 4) and
- * about @max_bytes of manifest text among them (0 = 8 MiB; the newest one used is always
- * kept). Reads nothing yet. 0 or -ENOMEM.
+ * about @max_bytes of memory among them (0 = 8 MiB; the newest one used is always kept).
+ * Reads nothing yet. 0 or -ENOMEM.
  */
 int backups_snaps_new(const char *state_dir, unsigned max_parsed, size_t max_bytes,
 		      struct backups_snaps **out);
@@ -97,15 +101,6 @@ void backups_man_put(struct backups_man *m); /* NULL is a no-op */
 
 /* How many manifests are parsed now, and how many were ever parsed (for tests). */
 void backups_snaps_parsed(struct backups_snaps *s, size_t *now, uint64_t *total);
-
-/*
- * The stored (zstd) layout of file entry @e of @m: zoff[i] is where chunk i's frame starts in
- * the concatenation of the chunks' frames, zoff[e->nchunks] its total size. From the ZLENs of
- * the manifest, or the sizes of the stored frames when a ZLEN is unknown (0). Built once per
- * parsed manifest; valid while the reference to @m is held. 0 or -errno.
- */
-int backups_man_zoff(struct backups_store *st, struct backups_man *m,
-		     const struct manifest_entry *e, const uint64_t **zoff);
 
 /*
  * The first index in [lo, hi) of m->v whose path is >= @key (bytewise), or hi: the entries are

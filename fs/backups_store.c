@@ -71,10 +71,14 @@ static int dir_fd(struct backups_store *s)
 	return fd;
 }
 
-/* The read-only store, opened on first use (and again on the next use if that failed). */
+/*
+ * The read-only store, opened on first use (and again on the next use if that failed). Lean
+ * (store.h): every chunk backups/ asks for is named by a manifest, and what it reads is either
+ * checked (store_get hashes the content) or a dump's frames served as they are.
+ */
 static int reader(struct backups_store *s, struct store **out, char *err, size_t errlen)
 {
-	struct store_opts o = {.readonly = true};
+	struct store_opts o = {.readonly = true, .lean = true};
 	int ret = 0;
 
 	pthread_mutex_lock(&s->lock);
@@ -83,28 +87,6 @@ static int reader(struct backups_store *s, struct store **out, char *err, size_t
 	*out = s->store;
 	pthread_mutex_unlock(&s->lock);
 	return ret;
-}
-
-int backups_store_zlen(struct backups_store *s, const struct store_hash *h, uint64_t *zlen)
-{
-	struct store_loc loc;
-	struct store *st;
-	char err[512] = "", name[40];
-	int ret;
-
-	ret = reader(s, &st, err, sizeof(err));
-	if (!ret)
-		ret = store_stat(st, h, &loc);
-	if (!ret) {
-		*zlen = loc.zlen;
-		return 0;
-	}
-	store_chunk_name(h, name, sizeof(name));
-	if (ret == -ENOENT)
-		snprintf(err, sizeof(err), "store: %s is missing", name);
-	if (ret != -ENOMEM)
-		fuse_log(FUSE_LOG_ERR, "backups: %s\n", err[0] ? err : strerror(-ret));
-	return ret == -ENOENT ? -EIO : ret; /* named by a manifest, so the store is damaged */
 }
 
 int backups_store_get(struct backups_store *s, const struct store_hash *h, void **out, size_t *len)
@@ -251,7 +233,7 @@ static int read_run(struct backups_frames *f, const struct backups_piece *v, siz
 	}
 	if (p == end)
 		return 0;
-	store_chunk_name(v[p - iov].h, name, sizeof(name));
+	store_chunk_name(&v[p - iov].h, name, sizeof(name));
 	fuse_log(FUSE_LOG_ERR, "backups: store: reading %s in pack %s: %s\n", name,
 		 f->packs[v[0].pack].name, err ? strerror(err) : "cut short");
 	return err ? -err : -EIO;
@@ -323,7 +305,7 @@ int backups_frames_read(struct backups_frames *f, const struct store_hash *h, ui
 		return frames_error(-EIO, err);
 	}
 	f->v[f->n++] = (struct backups_piece){
-	    .buf = buf, .len = len, .at = loc.off + off, .pack = pack, .h = h};
+	    .buf = buf, .len = len, .at = loc.off + off, .pack = pack, .h = *h};
 	return 0;
 }
 

@@ -31,9 +31,6 @@ struct backups_store;
 int backups_store_new(const char *state_dir, struct backups_store **out);
 void backups_store_free(struct backups_store *s); /* NULL is a no-op */
 
-/* The size of chunk @h's stored frame (its ZLEN). 0 or -errno (missing: -EIO, logged). */
-int backups_store_zlen(struct backups_store *s, const struct store_hash *h, uint64_t *zlen);
-
 /*
  * Read and check chunk @h (store_get): a malloc'd buffer in *out, *len. 0 or -errno (a damaged
  * or missing chunk is -EIO, logged).
@@ -76,9 +73,9 @@ struct backups_frames {
 	struct backups_piece {
 		char *buf;
 		size_t len;
-		uint64_t at;		    /* of its bytes in the pack */
-		unsigned pack;		    /* in @packs */
-		const struct store_hash *h; /* for messages */
+		uint64_t at;	     /* of its bytes in the pack */
+		unsigned pack;	     /* in @packs */
+		struct store_hash h; /* for messages */
 	} v[BACKUPS_FRAMES_PIECES];
 };
 
@@ -87,7 +84,7 @@ void backups_frames_init(struct backups_frames *f, struct backups_store *s);
 /*
  * Have @len bytes at @off of chunk @h's stored frame copied into @buf, after checking that the
  * frame is @zlen bytes as the manifest says: now, or by a later call or backups_frames_flush()
- * (@h and @buf must stay valid until then). 0 or -errno: -EIO if the chunk is missing or its
+ * (@buf must stay valid until then). 0 or -errno: -EIO if the chunk is missing or its
  * frame is not what the manifest says or is cut short (logged).
  */
 int backups_frames_read(struct backups_frames *f, const struct store_hash *h, uint64_t zlen,

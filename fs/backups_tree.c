@@ -117,7 +117,6 @@ static int lookup_man(struct backups_ctx *c, struct backups_root *r, const char 
 	struct backups_node t = {.kind = BN_MAN};
 	const struct manifest_entry *me;
 	struct backups_man *m;
-	const uint64_t *zoff;
 	size_t i, len = strlen(path);
 	char *key = NULL;
 	int ret;
@@ -135,12 +134,8 @@ static int lookup_man(struct backups_ctx *c, struct backups_root *r, const char 
 		t.a.size = me->size;
 		t.a.mtime_ns = me->mtime_ns;
 		t.a.ctime_ns = me->ctime_ns;
-		if (me->type == 'f' && backups_is_dump(me->path)) {
-			ret = backups_man_zoff(c->store, m, me, &zoff);
-			if (ret)
-				goto out;
-			t.a.size = zoff[me->nchunks];
-		}
+		if (me->type == 'f' && backups_is_dump(me->path))
+			t.a.size = backups_chunks_zsize(m->chunks, i);
 	} else {
 		/* a directory the manifest implies: does any path start with "path/"? */
 		if (asprintf(&key, "%s/", path) < 0) {

@@ -386,6 +386,10 @@ static void msg(char *err, size_t errlen, const char *fmt, ...)
 
 static int check(struct manifest *m, char *err, size_t errlen)
 {
+	if (m->lazy) {
+		msg(err, errlen, "manifest: parsed without its chunks, it cannot be written");
+		return -EINVAL;
+	}
 	sort_entries(m);
 	for (size_t i = 0; i < m->n; i++) {
 		const struct manifest_entry *e = &m->v[i];

@@ -109,6 +109,7 @@ struct manifest {
 	struct manifest_entry *v;
 	size_t n, cap;
 	bool sorted; /* internal: v is sorted by path */
+	bool lazy; /* parsed without its chunk lines (manifest_parse_read with a chunk function) */
 };
 
 /* An empty, complete manifest with time 0 and no commit. */
@@ -167,7 +168,7 @@ int manifest_add_table(struct manifest_entry *e, const char *name, uint64_t offs
 /*
  * Check @m and serialise it (entries sorted by path) into a malloc'd buffer (*out, *len).
  * 0; -EINVAL with a message if @m breaks a rule above (duplicate path, table offset past the
- * end, a chunk whose ZLEN is unknown); -ENOMEM.
+ * end, a chunk whose ZLEN is unknown) or was parsed lazily; -ENOMEM.
  */
 int manifest_format(struct manifest *m, char **out, size_t *len, char *err, size_t errlen);
 
@@ -177,6 +178,38 @@ int manifest_format(struct manifest *m, char **out, size_t *len, char *err, size
  * "line N: ..." in @err; -ENOMEM.
  */
 int manifest_parse(struct manifest *m, const char *buf, size_t len, char *err, size_t errlen);
+
+/* Give up to @len bytes of the input: the count (0 at its end), or a negative errno. */
+typedef ssize_t (*manifest_read_fn)(void *arg, void *buf, size_t len);
+
+/*
+ * Called by a lazy parse for each chunk line of file entry m->v[@entry], in order: @i is its
+ * index in the file, @c the chunk (c->offset set), @at where its line ("c ...") starts in the
+ * input. A nonzero return stops the parse and is returned.
+ */
+typedef int (*manifest_chunk_fn)(void *arg, size_t entry, size_t i, const struct manifest_chunk *c,
+				 uint64_t at);
+
+/*
+ * manifest_parse of what @read gives, read a block at a time (the text is never held whole). With
+ * @chunk, the parse is lazy: the chunk lines are checked as manifest_parse checks them and given
+ * to @chunk, not kept: a file entry has its nchunks and size but no chunks (NULL), m->lazy is
+ * set, and manifest_format refuses @m. 0, -EINVAL with a message, -ENOMEM, @read's error, or
+ * @chunk's nonzero return.
+ */
+int manifest_parse_read(struct manifest *m, manifest_read_fn read, void *rarg,
+			manifest_chunk_fn chunk, void *carg, char *err, size_t errlen);
+
+/* manifest_parse_read from the file open as @fd, from its current offset. */
+int manifest_parse_fd(struct manifest *m, int fd, manifest_chunk_fn chunk, void *carg, char *err,
+		      size_t errlen);
+
+/*
+ * Parse what follows "c " on a chunk line: "SHA256 LEN ZLEN", @len bytes without the newline,
+ * by the rules manifest_parse applies (for a reader that reads a lazy manifest's chunk lines
+ * again). 0 with c->hash, c->len and c->zlen set, or -EINVAL with *what naming the bad field.
+ */
+int manifest_chunk_fields(const char *p, size_t len, struct manifest_chunk *c, const char **what);
 
 /* The entry for @path, or NULL (binary search; sorts @m if it is not sorted). */
 const struct manifest_entry *manifest_find(struct manifest *m, const char *path);

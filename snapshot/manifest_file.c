@@ -16,8 +16,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MANIFEST_READ_LIMIT (1024ull * 1024 * 1024)
-
 static void msg(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void msg(char *err, size_t errlen, const char *fmt, ...)
@@ -173,9 +171,7 @@ out:
 int manifest_read(const char *state_dir, const char *name, struct manifest *m, char *err,
 		  size_t errlen)
 {
-	char *buf = NULL;
-	size_t len = 0, cap = 0;
-	int dfd, fd, ret = 0;
+	int dfd, fd, ret;
 
 	if (!manifest_name_valid(name)) {
 		msg(err, errlen, "manifest: bad snapshot name '%s'", name);
@@ -191,35 +187,8 @@ int manifest_read(const char *state_dir, const char *name, struct manifest *m, c
 		msg(err, errlen, "manifest: opening snapshot %s: %s", name, strerror(errno));
 		return ret;
 	}
-	for (;;) {
-		ssize_t n;
-
-		if (len == cap) {
-			char *p =
-			    cap >= MANIFEST_READ_LIMIT ? NULL : realloc(buf, cap ? 2 * cap : 65536);
-
-			if (!p) {
-				ret = cap >= MANIFEST_READ_LIMIT ? -EFBIG : -ENOMEM;
-				break;
-			}
-			buf = p;
-			cap = cap ? 2 * cap : 65536;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			ret = n < 0 ? -errno : 0;
-			break;
-		}
-		len += (size_t)n;
-	}
+	ret = manifest_parse_fd(m, fd, NULL, NULL, err, errlen);
 	close(fd);
-	if (ret)
-		msg(err, errlen, "manifest: reading snapshot %s: %s", name, strerror(-ret));
-	else
-		ret = manifest_parse(m, buf, len, err, errlen);
-	free(buf);
 	return ret;
 }
 

@@ -5,7 +5,9 @@
  * space between fields, numbers without leading zeros, escapes only where the formatter puts
  * them, entries in strictly increasing path order, sizes that add up, and the "end" line last.
  * Anything else is -EINVAL with "line N: what was expected". It builds through the same
- * manifest_add* calls a writer uses, so both sides check the same rules.
+ * manifest_add* calls a writer uses, so both sides check the same rules. It reads a line at a
+ * time from a buffer that is either the whole text (manifest_parse) or refilled from a reader
+ * (manifest_parse_read): a manifest of a large dump is tens of MiB of text, never held whole.
  */
 #include "snapshot/manifest.h"
 
@@ -14,13 +16,29 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#define READ_BLOCK (64u * 1024)	       /* a reader's buffer to begin with */
+#define LINE_LIMIT (64u * 1024 * 1024) /* a line longer than this is refused */
 
 struct cursor {
-	const char *buf, *end;
+	const char *buf, *end;	/* the bytes in hand */
 	const char *line, *eol; /* the current line, without its "\n" */
+	const char *next;	/* where the next line starts */
 	size_t lineno;
+	bool again; /* the current line is given again by next_line (unread_line) */
 	char *err;
 	size_t errlen;
+	/* With a reader: buf is @own (@cap bytes), refilled by @read; buf[0] is at @base. */
+	manifest_read_fn read;
+	void *rarg;
+	char *own;
+	size_t cap;
+	uint64_t base;
+	bool eof;
+	/* A lazy parse gives the chunk lines to @chunk instead of keeping them. */
+	manifest_chunk_fn chunk;
+	void *carg;
 };
 
 static int bad(struct cursor *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -40,23 +58,104 @@ static int bad(struct cursor *c, const char *fmt, ...)
 	return -EINVAL;
 }
 
-/* Advance to the next line. 1 if there is one, 0 at the end of the buffer, or -EINVAL. */
+static int nul_byte(struct cursor *c)
+{
+	if (c->err && c->errlen)
+		snprintf(c->err, c->errlen, "manifest: NUL byte");
+	return -EINVAL;
+}
+
+/*
+ * Keep the bytes from c->next on, at the front of the buffer (grown when they fill it: a line
+ * longer than the buffer), and read more after them. 0, or a negative errno with a message.
+ */
+static int refill(struct cursor *c)
+{
+	size_t keep = (size_t)(c->end - c->next);
+	ssize_t n;
+
+	c->base += (uint64_t)(c->next - c->buf);
+	memmove(c->own, c->next, keep);
+	if (keep == c->cap) {
+		char *p = c->cap < LINE_LIMIT ? realloc(c->own, 2 * c->cap) : NULL;
+
+		if (!p) {
+			c->lineno++;
+			return c->cap < LINE_LIMIT ? -ENOMEM : bad(c, "line too long");
+		}
+		c->own = p;
+		c->cap *= 2;
+	}
+	n = c->read(c->rarg, c->own + keep, c->cap - keep);
+	if (n < 0) {
+		if (c->err && c->errlen)
+			snprintf(c->err, c->errlen, "manifest: reading: %s", strerror((int)-n));
+		return (int)n;
+	}
+	if (memchr(c->own + keep, '\0', (size_t)n))
+		return nul_byte(c);
+	c->eof = n == 0;
+	c->buf = c->next = c->own;
+	c->end = c->own + keep + n;
+	return 0;
+}
+
+/* Advance to the next line. 1 if there is one, 0 at the end of the input, or -EINVAL. */
 static int next_line(struct cursor *c)
 {
-	const char *start = c->lineno ? c->eol + 1 : c->buf;
 	const char *nl;
+	int ret;
 
-	if (start >= c->end)
+	if (c->again) {
+		c->again = false;
+		c->lineno++;
+		return 1;
+	}
+	for (;;) {
+		nl = c->next < c->end ? memchr(c->next, '\n', (size_t)(c->end - c->next)) : NULL;
+		if (nl || !c->read || c->eof)
+			break;
+		ret = refill(c);
+		if (ret)
+			return ret;
+	}
+	if (c->next >= c->end)
 		return 0;
 	c->lineno++;
-	nl = memchr(start, '\n', (size_t)(c->end - start));
 	if (!nl) {
-		c->line = c->eol = start;
+		c->line = c->eol = c->next;
 		return bad(c, "no newline at the end (cut off?)");
 	}
-	c->line = start;
+	c->line = c->next;
 	c->eol = nl;
+	c->next = nl + 1;
 	return 1;
+}
+
+/* Make the next next_line() give the current line again: a look ahead that did not take it. */
+static void unread_line(struct cursor *c)
+{
+	c->again = true;
+	c->lineno--;
+}
+
+/* Is there nothing after the current line? 1, 0, or a negative errno. */
+static int at_end(struct cursor *c)
+{
+	int ret;
+
+	if (c->next == c->end && c->read && !c->eof) {
+		ret = refill(c);
+		if (ret)
+			return ret;
+	}
+	return c->next == c->end;
+}
+
+/* Where the current line starts in the input. */
+static uint64_t line_at(const struct cursor *c)
+{
+	return c->base + (uint64_t)(c->line - c->buf);
 }
 
 /* Does the line start with @word followed by a space? Then *rest points after the space. */
@@ -78,36 +177,65 @@ static bool is_line(const struct cursor *c, const char *s)
 }
 
 /*
- * A decimal field at *p ending at a space (or at the end of the line if @last): no sign unless
- * @neg_ok, no leading zero, at most @max in magnitude (max + 1 for a negative number).
+ * A decimal field at *p ending at a space (or at @eol if @last): no sign unless @neg_ok, no
+ * leading zero, at most @max in magnitude (max + 1 for a negative number). 0, -EINVAL (not such
+ * a field) or -ERANGE.
  */
-static int num(struct cursor *c, const char **p, bool last, bool neg_ok, uint64_t max,
-	       uint64_t *mag, bool *neg, const char *what)
+static int field(const char **p, const char *eol, bool last, bool neg_ok, uint64_t max,
+		 uint64_t *mag, bool *neg)
 {
 	const char *s = *p;
 	uint64_t v = 0;
 	bool minus = false;
 
-	if (neg_ok && s < c->eol && *s == '-') {
+	if (neg_ok && s < eol && *s == '-') {
 		minus = true;
 		s++;
 	}
-	if (s >= c->eol || *s < '0' || *s > '9' ||
-	    (*s == '0' && s + 1 < c->eol && s[1] >= '0' && s[1] <= '9') || (minus && *s == '0'))
-		return bad(c, "bad %s", what);
-	for (; s < c->eol && *s >= '0' && *s <= '9'; s++) {
+	if (s >= eol || *s < '0' || *s > '9' ||
+	    (*s == '0' && s + 1 < eol && s[1] >= '0' && s[1] <= '9') || (minus && *s == '0'))
+		return -EINVAL;
+	for (; s < eol && *s >= '0' && *s <= '9'; s++) {
 		if (v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
-			return bad(c, "%s out of range", what);
+			return -ERANGE;
 		v = v * 10 + (uint64_t)(*s - '0');
 	}
 	if (v > max + (minus ? 1 : 0))
-		return bad(c, "%s out of range", what);
-	if (last ? s != c->eol : (s >= c->eol || *s != ' '))
-		return bad(c, "bad %s", what);
+		return -ERANGE;
+	if (last ? s != eol : (s >= eol || *s != ' '))
+		return -EINVAL;
 	*p = last ? s : s + 1;
 	*mag = v;
 	if (neg)
 		*neg = minus;
+	return 0;
+}
+
+/* field() on the current line, with a message naming @what. */
+static int num(struct cursor *c, const char **p, bool last, bool neg_ok, uint64_t max,
+	       uint64_t *mag, bool *neg, const char *what)
+{
+	int ret = field(p, c->eol, last, neg_ok, max, mag, neg);
+
+	if (ret == -ERANGE)
+		return bad(c, "%s out of range", what);
+	return ret ? bad(c, "bad %s", what) : 0;
+}
+
+int manifest_chunk_fields(const char *p, size_t len, struct manifest_chunk *c, const char **what)
+{
+	const char *eol = p + len;
+
+	*what = "chunk hash";
+	if (len < STORE_HEX_LEN + 2 || p[STORE_HEX_LEN] != ' ' || store_hash_parse(p, &c->hash))
+		return -EINVAL;
+	p += STORE_HEX_LEN + 1;
+	*what = "chunk length";
+	if (field(&p, eol, false, false, UINT64_MAX, &c->len, NULL) || !c->len)
+		return -EINVAL;
+	*what = "chunk stored size";
+	if (field(&p, eol, true, false, UINT64_MAX, &c->zlen, NULL) || !c->zlen)
+		return -EINVAL;
 	return 0;
 }
 
@@ -208,7 +336,7 @@ static int parse_head(struct manifest *m, struct cursor *c, bool *incomplete)
 static int parse_entry(struct manifest *m, struct cursor *c, const char *prev)
 {
 	const char *p = c->line + 2;
-	uint64_t mode, uid, gid, size, ino, len, zlen;
+	uint64_t mode, uid, gid, size, ino;
 	struct manifest_entry *e;
 	char type = c->line[0];
 	char *path = NULL, *target = NULL;
@@ -262,29 +390,37 @@ static int parse_entry(struct manifest *m, struct cursor *c, const char *prev)
 		goto out;
 	/* The chunk and table lines, up to the next entry or "end" (peeked, not consumed). */
 	for (;;) {
-		struct cursor save = *c;
-		struct store_hash h;
+		struct manifest_chunk ch;
 		char *name;
 
 		ret = next_line(c);
 		if (ret < 0)
 			goto out;
 		if (ret > 0 && starts(c, "c", &p) && !e->ntables) {
-			if (c->eol - p < STORE_HEX_LEN + 2 || p[STORE_HEX_LEN] != ' ' ||
-			    store_hash_parse(p, &h)) {
-				ret = bad(c, "bad chunk hash");
+			const char *what;
+
+			if (manifest_chunk_fields(p, (size_t)(c->eol - p), &ch, &what)) {
+				ret = bad(c, "bad %s", what);
 				goto out;
 			}
-			p += STORE_HEX_LEN + 1;
-			ret = unum(c, &p, false, UINT64_MAX, &len, "chunk length");
-			if (!ret)
-				ret = unum(c, &p, true, UINT64_MAX, &zlen, "chunk stored size");
-			if (!ret && !zlen)
-				ret = bad(c, "bad chunk stored size");
-			if (!ret && (!len || manifest_add_chunk_z(e, &h, len, zlen)))
+			if (c->chunk) {
+				/* Lazy: counted and checked as manifest_add_chunk_z would, not
+				 * kept. */
+				if (e->size + ch.len < e->size) {
+					ret = bad(c, "bad chunk length");
+					goto out;
+				}
+				ch.offset = e->size;
+				ret = c->chunk(c->carg, (size_t)(e - m->v), e->nchunks, &ch,
+					       line_at(c));
+				if (ret)
+					goto out;
+				e->size += ch.len;
+				e->nchunks++;
+			} else if (manifest_add_chunk_z(e, &ch.hash, ch.len, ch.zlen)) {
 				ret = bad(c, "bad chunk length");
-			if (ret)
 				goto out;
+			}
 		} else if (ret > 0 && starts(c, "table", &p)) {
 			uint64_t off;
 
@@ -300,7 +436,8 @@ static int parse_entry(struct manifest *m, struct cursor *c, const char *prev)
 			if (ret)
 				goto out;
 		} else {
-			*c = save;
+			if (ret > 0)
+				unread_line(c);
 			break;
 		}
 	}
@@ -344,58 +481,98 @@ static int parse_info(struct manifest *m, struct cursor *c, const char *p)
 	return ret == -EINVAL ? bad(c, "bad info key") : ret;
 }
 
-int manifest_parse(struct manifest *m, const char *buf, size_t len, char *err, size_t errlen)
+/* The parse itself, from the cursor @c (a whole buffer or a reader). */
+static int parse(struct manifest *m, struct cursor *c)
 {
-	struct cursor c = {.buf = buf, .end = buf + len, .err = err, .errlen = errlen};
 	bool incomplete = false;
 	const char *p;
 	int ret;
 
-	if (memchr(buf, '\0', len)) {
-		if (err && errlen)
-			snprintf(err, errlen, "manifest: NUL byte");
-		return -EINVAL;
-	}
-	ret = parse_head(m, &c, &incomplete);
+	ret = parse_head(m, c, &incomplete);
 	if (ret)
 		return ret;
 	for (;;) {
-		ret = next_line(&c);
-		if (ret <= 0 || !starts(&c, "reason", &p))
+		ret = next_line(c);
+		if (ret <= 0 || !starts(c, "reason", &p))
 			break;
 		if (!incomplete)
-			return bad(&c, "a reason in a complete snapshot");
-		ret = parse_reason(m, &c, p);
+			return bad(c, "a reason in a complete snapshot");
+		ret = parse_reason(m, c, p);
 		if (ret)
 			return ret;
 	}
 	if (ret < 0)
 		return ret;
 	if (incomplete && !m->nreasons)
-		return bad(&c, "an incomplete snapshot without a reason");
-	while (ret > 0 && starts(&c, "info", &p)) {
-		ret = parse_info(m, &c, p);
+		return bad(c, "an incomplete snapshot without a reason");
+	while (ret > 0 && starts(c, "info", &p)) {
+		ret = parse_info(m, c, p);
 		if (ret)
 			return ret;
-		ret = next_line(&c);
+		ret = next_line(c);
 	}
 	if (ret < 0)
 		return ret;
 	for (;;) {
 		if (!ret)
-			return bad(&c, "no \"end\" line (cut off?)");
-		if (is_line(&c, "end"))
+			return bad(c, "no \"end\" line (cut off?)");
+		if (is_line(c, "end"))
 			break;
-		if (c.eol - c.line < 2 || !strchr("fdl", c.line[0]) || c.line[1] != ' ')
-			return bad(&c, "expected an entry or \"end\"");
-		ret = parse_entry(m, &c, m->n ? m->v[m->n - 1].path : NULL);
+		if (c->eol - c->line < 2 || !strchr("fdl", c->line[0]) || c->line[1] != ' ')
+			return bad(c, "expected an entry or \"end\"");
+		ret = parse_entry(m, c, m->n ? m->v[m->n - 1].path : NULL);
 		if (ret)
 			return ret;
-		ret = next_line(&c);
+		ret = next_line(c);
 		if (ret < 0)
 			return ret;
 	}
-	if (c.eol + 1 != c.end)
-		return bad(&c, "text after the \"end\" line");
-	return 0;
+	ret = at_end(c);
+	if (ret < 0)
+		return ret;
+	return ret ? 0 : bad(c, "text after the \"end\" line");
+}
+
+int manifest_parse(struct manifest *m, const char *buf, size_t len, char *err, size_t errlen)
+{
+	struct cursor c = {.buf = buf, .end = buf + len, .next = buf, .err = err, .errlen = errlen};
+
+	if (memchr(buf, '\0', len))
+		return nul_byte(&c);
+	return parse(m, &c);
+}
+
+int manifest_parse_read(struct manifest *m, manifest_read_fn read, void *rarg,
+			manifest_chunk_fn chunk, void *carg, char *err, size_t errlen)
+{
+	struct cursor c = {
+	    .err = err, .errlen = errlen, .read = read, .rarg = rarg, .chunk = chunk, .carg = carg};
+	int ret;
+
+	c.own = malloc(READ_BLOCK);
+	if (!c.own)
+		return -ENOMEM;
+	c.cap = READ_BLOCK;
+	c.buf = c.end = c.next = c.own;
+	ret = parse(m, &c);
+	free(c.own);
+	if (!ret && chunk)
+		m->lazy = true;
+	return ret;
+}
+
+static ssize_t read_fd(void *arg, void *buf, size_t len)
+{
+	ssize_t n;
+
+	do
+		n = read(*(int *)arg, buf, len);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n;
+}
+
+int manifest_parse_fd(struct manifest *m, int fd, manifest_chunk_fn chunk, void *carg, char *err,
+		      size_t errlen)
+{
+	return manifest_parse_read(m, read_fd, &fd, chunk, carg, err, errlen);
 }

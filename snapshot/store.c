@@ -68,23 +68,22 @@ void store_hash_hex(const struct store_hash *h, char *hex)
 	hex[STORE_HEX_LEN] = '\0';
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
+/* Each lowercase hex digit's value plus one (0: not a lowercase hex digit). */
+static const uint8_t hexv[256] = {
+    ['0'] = 1,	['1'] = 2,  ['2'] = 3,	['3'] = 4,  ['4'] = 5,	['5'] = 6,
+    ['6'] = 7,	['7'] = 8,  ['8'] = 9,	['9'] = 10, ['a'] = 11, ['b'] = 12,
+    ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+};
 
 int store_hash_parse(const char *hex, struct store_hash *out)
 {
 	for (int i = 0; i < STORE_HASH_LEN; i++) {
-		int hi = hexval(hex[2 * i]), lo = hi < 0 ? -1 : hexval(hex[2 * i + 1]);
+		unsigned hi = hexv[(unsigned char)hex[2 * i]], lo;
 
-		if (hi < 0 || lo < 0)
+		/* (A NUL stops it: what follows it is not read.) */
+		if (!hi || !(lo = hexv[(unsigned char)hex[2 * i + 1]]))
 			return -EINVAL;
-		out->b[i] = (uint8_t)(hi << 4 | lo);
+		out->b[i] = (uint8_t)((hi - 1) << 4 | (lo - 1));
 	}
 	return 0;
 }
@@ -99,7 +98,7 @@ void store_chunk_name(const struct store_hash *h, char *buf, size_t buflen)
 
 bool store_has(struct store *s, const struct store_hash *h)
 {
-	struct ixent e;
+	struct ixloc e;
 
 	return store_index_find(s, h, &e);
 }
@@ -375,6 +374,7 @@ int store_open(const char *state_dir, const struct store_opts *opts, struct stor
 	}
 	s->fd = -1;
 	s->readonly = opts->readonly;
+	s->lean = opts->lean;
 	s->level = opts->level ? opts->level : STORE_LEVEL_DEFAULT;
 	s->io = opts->io ? opts->io : &store_io_default;
 	s->op.no = PACK_NONE;
@@ -388,6 +388,11 @@ int store_open(const char *state_dir, const struct store_opts *opts, struct stor
 	pthread_cond_init(&s->cv_job, NULL);
 	pthread_cond_init(&s->cv_space, NULL);
 	pthread_cond_init(&s->cv_idle, NULL);
+	if (s->lean && !s->readonly) {
+		ret = -EINVAL;
+		store_msg(err, errlen, "store: a lean index is for a read-only store");
+		goto fail;
+	}
 	if (s->readonly) {
 		char path[4096];
 

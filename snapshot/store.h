@@ -21,10 +21,12 @@
  * chunk costs a create, an fsync and a rename each (tens of thousands per snapshot) and rounds
  * every chunk up to the filesystem block; a pack costs three fsyncs per snapshot and no rounding.
  *
- * The store keeps an index of every chunk in memory (about 64 bytes per chunk: 1 million chunks,
- * some 4 GiB of compressed data, take 64 MiB), loaded from packs/ *.idx at open. Chunks put since
- * the last store_flush() are in the open pack and become durable at the next store_flush(), which
- * a caller must see return 0 before it writes a manifest naming them.
+ * The store keeps an index of every chunk in memory (44 bytes a slot, about 55 a chunk: 1
+ * million chunks, some 4 GiB of compressed data, take 55 MiB), loaded from packs/ *.idx at open.
+ * A lean read-only store (store_opts.lean) keeps 20 bytes a slot: the hash's first 64 bits and
+ * where the frame is. Chunks put since the last store_flush() are in the open pack and become
+ * durable at the next store_flush(), which a caller must see return 0 before it writes a
+ * manifest naming them.
  *
  * Compression can run on worker threads (store_put_async): the queue is bounded, so memory is
  * bounded by about (threads + queue) * chunk size whatever the input size. Errors of
@@ -49,6 +51,7 @@
 #define STORE_LEVEL_DEFAULT 1		      /* zstd level */
 #define STORE_CHUNK_LIMIT (64u * 1024 * 1024) /* largest chunk put or get accepts */
 #define STORE_DICT_LIMIT (16u * 1024 * 1024)  /* largest dictionary */
+#define STORE_OFF_LIMIT (1ull << 40)	      /* a frame ends at most this far into its pack */
 
 struct store_hash {
 	uint8_t b[STORE_HASH_LEN];
@@ -76,6 +79,16 @@ struct store_opts {
 	unsigned threads; /* compression workers; 0 = the number of online CPUs */
 	unsigned queue;	  /* chunks waiting for a worker at most; 0 = 2 * threads */
 	bool readonly;	  /* only get/has: creates nothing, starts no thread, put gives -EROFS */
+	/*
+	 * With readonly: index chunks by the first 64 bits of their hashes only (20 bytes a slot,
+	 * not 44). Every stored chunk is still found by its own hash (stored chunks whose first 64
+	 * bits are equal are told apart at open, from their indexes), but a hash that is not
+	 * stored is taken for a stored one that shares those 64 bits: with n chunks stored, a
+	 * chance of n in 2^64. For a reader of chunks that manifests name, which either checks
+	 * what it reads (store_get hashes the content) or serves the frames as they are.
+	 * store_each gives -EOPNOTSUPP.
+	 */
+	bool lean;
 	const struct store_io *io; /* NULL = &store_io_default; must outlive the store */
 };
 
@@ -161,7 +174,10 @@ int store_chunk_header(struct store *s, const struct store_hash *h, struct store
 /* Called by store_each for each stored chunk, in no particular order; nonzero stops. */
 typedef int (*store_each_fn)(void *arg, const struct store_hash *h, const struct store_loc *loc);
 
-/* Call @fn for every chunk the indexes name (each once). 0 or @fn's nonzero return. */
+/*
+ * Call @fn for every chunk the indexes name (each once). 0, -ENOMEM, -EOPNOTSUPP (a lean store),
+ * or @fn's nonzero return.
+ */
 int store_each(struct store *s, store_each_fn fn, void *arg);
 
 /* Does a sweep keep chunk @h? */
@@ -200,9 +216,9 @@ int store_sweep(struct store *s, const struct store_sweep_opts *opts, struct sto
 
 /*
  * Parse the text of a pack index (everything after its header line): "HASH OFFSET ZLEN\n" per
- * chunk, decimal numbers, OFFSET + ZLEN < 2^63, ZLEN > 0. Calls @fn per line; a nonzero return
- * stops and is returned. 0, or -EINVAL with the 1-based line number in *bad_line. (For the
- * store and for fuzzing: these are bytes a disk hands us.)
+ * chunk, decimal numbers, OFFSET + ZLEN <= STORE_OFF_LIMIT (2^40), ZLEN > 0. Calls @fn per line; a
+ * nonzero return stops and is returned. 0, or -EINVAL with the 1-based line number in *bad_line.
+ * (For the store and for fuzzing: these are bytes a disk hands us.)
  */
 typedef int (*store_index_fn)(void *arg, const struct store_hash *h, uint64_t off, uint64_t zlen);
 int store_index_parse(const char *buf, size_t len, store_index_fn fn, void *arg, size_t *bad_line);

@@ -1,11 +1,12 @@
 /*
  * store_index.c - the in-memory index of every stored chunk: hash -> (pack, offset, size).
  *
- * Built at open from packs/ *.idx (an index counts only when its pack exists too), kept in one
- * open-addressing table under a reader-writer lock: the backups daemon reads from many threads,
- * a snapshot's workers add. The first index to name a chunk wins (two writers may both have
- * stored it; the sweep keeps one copy). Parsing trusts nothing: a bad line makes the whole
- * index file be skipped, and check then reports its chunks missing.
+ * Built at open from packs/ *.idx (an index counts only when its pack exists too) and kept
+ * under a reader-writer lock: the backups daemon reads from many threads, a snapshot's workers
+ * add. The first index to name a chunk wins (two writers may both have stored it; the sweep
+ * keeps one copy). Parsing trusts nothing: a bad line makes the whole index file be skipped,
+ * and check then reports its chunks missing. The exact index is an open-addressing table of
+ * 20-byte slots with the rest of each hash beside; a lean one is store_lean.c's.
  */
 #include "snapshot/store_int.h"
 
@@ -18,18 +19,14 @@
 #include <time.h>
 #include <unistd.h>
 
-
 /*
  * The table: linear probing over any capacity (not only powers of two, so that it can be sized
  * to what the indexes hold), at most 7/8 full, the home slot by "fastrange" on the first 32
  * bits of the hash (a SHA-256 is uniform already).
  */
-static size_t slot_of(const struct store_hash *h, size_t cap)
+static size_t home(const uint32_t key[2], size_t cap)
 {
-	uint32_t v;
-
-	memcpy(&v, h->b, sizeof(v));
-	return (size_t)(((uint64_t)v * cap) >> 32);
+	return (size_t)(((uint64_t)key[0] * cap) >> 32);
 }
 
 static size_t next(size_t i, size_t cap)
@@ -37,13 +34,54 @@ static size_t next(size_t i, size_t cap)
 	return i + 1 == cap ? 0 : i + 1;
 }
 
-static struct ixent *probe(struct ixent *tab, size_t cap, const struct store_hash *h)
+/* The slot of @h in @t, or the empty slot where it would go. */
+static size_t probe(const struct ixtable *t, const struct store_hash *h)
 {
-	size_t i = slot_of(h, cap);
+	uint32_t key[2];
+	size_t i;
 
-	while (tab[i].zlen && memcmp(&tab[i].h, h, sizeof(*h)))
-		i = next(i, cap);
-	return &tab[i];
+	memcpy(key, h->b, sizeof(key));
+	i = home(key, t->cap);
+	while (t->tab[i].zlen && (memcmp(t->tab[i].key, key, sizeof(key)) ||
+				  memcmp(t->rest[i], h->b + 8, sizeof(t->rest[i]))))
+		i = next(i, t->cap);
+	return i;
+}
+
+static void slot_set(struct ixtable *t, size_t i, const struct store_hash *h, const struct ixloc *l)
+{
+	ix_slot_set(&t->tab[i], h, l);
+	memcpy(t->rest[i], h->b + 8, sizeof(t->rest[i]));
+}
+
+/* Can a slot hold @l? */
+static bool fits(const struct ixloc *l)
+{
+	return l->pack < STORE_PACKS_MAX && l->zlen && l->zlen < IX_SHARED &&
+	       l->off <= STORE_OFF_LIMIT - l->zlen;
+}
+
+void store_ixtable_free(struct ixtable *t)
+{
+	free(t->tab);
+	free(t->rest);
+	free(t->fan);
+	free(t->shared);
+	memset(t, 0, sizeof(*t));
+}
+
+/* An empty table of @cap slots. 0 or -ENOMEM. */
+static int table_alloc(struct ixtable *t, size_t cap)
+{
+	memset(t, 0, sizeof(*t));
+	t->tab = calloc(cap, sizeof(*t->tab));
+	t->rest = calloc(cap, sizeof(*t->rest));
+	if (!t->tab || !t->rest) {
+		store_ixtable_free(t);
+		return -ENOMEM;
+	}
+	t->cap = cap;
+	return 0;
 }
 
 /* Capacity for @n entries (and a little room), at most 7/8 full; the table holds 2^32 at most. */
@@ -54,27 +92,40 @@ static size_t cap_for(size_t n)
 	return cap > UINT32_MAX ? UINT32_MAX : cap;
 }
 
-/* Make room for one more entry than @n, to about 1.5 times what it needs when it grows. */
-static int grow(struct ixent **tab, size_t *cap, size_t n)
+/* Copy @t's slots but those of pack @drop (PACK_NONE: none) into a new table of @cap slots. */
+static int rebuild(struct ixtable *t, size_t cap, uint32_t drop)
 {
-	size_t ncap;
-	struct ixent *nt;
+	struct ixtable nt;
 
-	if ((n + 1) * 8 <= *cap * 7)
-		return 0;
-	ncap = cap_for((n + 1) + (n + 1) / 2);
-	if ((n + 1) * 8 > ncap * 7)
-		return -ENOMEM; /* 2^32 slots */
-	nt = calloc(ncap, sizeof(*nt));
-	if (!nt)
+	if (table_alloc(&nt, cap))
 		return -ENOMEM;
-	for (size_t i = 0; i < *cap; i++)
-		if ((*tab)[i].zlen)
-			*probe(nt, ncap, &(*tab)[i].h) = (*tab)[i];
-	free(*tab);
-	*tab = nt;
-	*cap = ncap;
+	for (size_t i = 0; i < t->cap; i++) {
+		size_t j;
+
+		if (!t->tab[i].zlen || t->tab[i].hi >> 8 == drop)
+			continue;
+		for (j = home(t->tab[i].key, cap); nt.tab[j].zlen; j = next(j, cap))
+			;
+		nt.tab[j] = t->tab[i];
+		memcpy(nt.rest[j], t->rest[i], sizeof(nt.rest[j]));
+		nt.n++;
+	}
+	store_ixtable_free(t);
+	*t = nt;
 	return 0;
+}
+
+/* Make room for one more entry, to about 1.5 times what it needs when it grows. */
+static int grow(struct ixtable *t)
+{
+	size_t n = t->n + 1, ncap;
+
+	if (n * 8 <= t->cap * 7)
+		return 0;
+	ncap = cap_for(n + n / 2);
+	if (n * 8 > ncap * 7)
+		return -ENOMEM; /* 2^32 slots */
+	return rebuild(t, ncap, PACK_NONE);
 }
 
 static int parse_u64(const char **p, const char *end, char stop, uint64_t *out)
@@ -111,13 +162,10 @@ int store_index_parse(const char *buf, size_t len, store_index_fn fn, void *arg,
 			*bad_line = line;
 		if ((size_t)(end - p) < STORE_HEX_LEN + 1 || store_hash_parse(p, &h) ||
 		    p[STORE_HEX_LEN] != ' ')
-			return -EINVAL;
-		for (int i = 0; i < STORE_HEX_LEN; i++)
-			if (p[i] >= 'A' && p[i] <= 'F')
-				return -EINVAL;
+			return -EINVAL; /* (store_hash_parse takes lowercase digits only) */
 		p += STORE_HEX_LEN + 1;
 		if (parse_u64(&p, end, ' ', &off) || parse_u64(&p, end, '\n', &zlen) || !zlen ||
-		    zlen > ZSTD_compressBound(STORE_CHUNK_LIMIT) || off > (UINT64_MAX >> 1) - zlen)
+		    zlen > ZSTD_compressBound(STORE_CHUNK_LIMIT) || off > STORE_OFF_LIMIT - zlen)
 			return -EINVAL;
 		ret = fn(arg, &h, off, zlen);
 		if (ret)
@@ -175,26 +223,23 @@ out:
 
 /* The table being built by a load, and the pack whose index is being read. */
 struct loading {
-	struct ixent *tab;
-	size_t cap, n;
+	struct ixtable t;
 	uint32_t pack;
 };
 
 static int load_line(void *arg, const struct store_hash *h, uint64_t off, uint64_t zlen)
 {
 	struct loading *l = arg;
-	struct ixent *e;
+	struct ixloc loc = {.off = off, .zlen = (uint32_t)zlen, .pack = l->pack};
+	size_t i;
 
-	if (grow(&l->tab, &l->cap, l->n))
+	if (grow(&l->t))
 		return -ENOMEM;
-	e = probe(l->tab, l->cap, h);
-	if (e->zlen)
+	i = probe(&l->t, h);
+	if (l->t.tab[i].zlen)
 		return 0; /* an earlier index has it */
-	e->h = *h;
-	e->off = off;
-	e->zlen = (uint32_t)zlen;
-	e->pack = l->pack;
-	l->n++;
+	slot_set(&l->t, i, h, &loc);
+	l->t.n++;
 	return 0;
 }
 
@@ -210,11 +255,9 @@ static bool index_name(const char *name, char out[17])
 	out[16] = '\0';
 	return true;
 }
+#define READ_BLOCK (256u * 1024) /* an index is read and parsed this much at a time */
 
-#define READ_BLOCK (1u << 20) /* an index is read and parsed a MiB at a time */
-
-/* Parse the index open as @fd into @l, a block at a time. 0, -EINVAL (damaged), or -errno. */
-static int parse_stream(int fd, struct loading *l)
+int store_index_parse_fd(int fd, store_index_fn fn, void *arg)
 {
 	const size_t hlen = sizeof(STORE_INDEX_HEADER) - 1;
 	size_t have = 0, used;
@@ -250,10 +293,10 @@ static int parse_stream(int fd, struct loading *l)
 		nl = have ? memrchr(buf, '\n', have) : NULL;
 		used = n == 0 ? have : nl ? (size_t)(nl - buf) + 1 : 0;
 		if (n > 0 && !used && have == READ_BLOCK) {
-			ret = -EINVAL; /* a line of a MiB */
+			ret = -EINVAL; /* a line longer than READ_BLOCK */
 			break;
 		}
-		ret = store_index_parse(buf, used, load_line, l, NULL);
+		ret = store_index_parse(buf, used, fn, arg, NULL);
 		if (ret || n == 0)
 			break;
 		memmove(buf, buf + used, have - used);
@@ -263,50 +306,57 @@ static int parse_stream(int fd, struct loading *l)
 	return ret;
 }
 
-/* Read packs/@name (an index) into @l. A damaged index is skipped: 0 with *skipped set. */
-static int load_index(int dfd, const char *name, struct loading *l, bool *skipped)
+/* Read packs/@name (an index) into @l. A damaged index is skipped. */
+static int load_index(int dfd, const char *name, struct loading *l)
 {
-	size_t n0 = l->n;
+	size_t n0 = l->t.n;
 	int fd, ret;
 
-	*skipped = false;
 	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
-	ret = parse_stream(fd, l);
+	ret = store_index_parse_fd(fd, load_line, l);
 	close(fd);
 	if (ret != -EINVAL)
 		return ret;
-	/* Forget what this index added: its lines cannot all be trusted. */
-	*skipped = true;
-	if (l->n == n0)
-		return 0;
-	{
-		struct ixent *old = l->tab;
-		size_t cap = l->cap;
+	/*
+	 * Forget what this index added: its lines cannot all be trusted. Rebuilt at the same size:
+	 * emptied slots would break other entries' probe runs.
+	 */
+	return l->t.n == n0 ? 0 : rebuild(&l->t, l->t.cap, l->pack);
+}
 
-		/* Rebuild at the same size: emptied slots would break other entries' probe runs. */
-		l->tab = calloc(cap, sizeof(*l->tab));
-		if (!l->tab) {
-			l->tab = old;
-			return -ENOMEM;
-		}
-		for (size_t i = 0; i < cap; i++)
-			if (old[i].zlen && old[i].pack != l->pack)
-				*probe(l->tab, cap, &old[i].h) = old[i];
-		free(old);
-		l->n = n0;
+/* The exact table of the indexes of @packs (in packs/, @dfd), @bytes of them in all. */
+static int load_exact(struct ixtable *t, int dfd, const struct pack *packs, size_t npacks,
+		      uint64_t bytes)
+{
+	struct loading l = {0};
+	int ret;
+
+	/* Sized once, from the indexes' sizes: a line is at least 69 bytes. */
+	ret = table_alloc(&l.t, cap_for((size_t)(bytes / 69)));
+	for (size_t i = 0; i < npacks && !ret; i++) {
+		char name[24];
+
+		snprintf(name, sizeof(name), "%s.idx", packs[i].name);
+		l.pack = (uint32_t)i;
+		ret = load_index(dfd, name, &l);
 	}
-	return 0;
+	if (ret)
+		store_ixtable_free(&l.t);
+	else
+		*t = l.t;
+	return ret;
 }
 
 /* The load itself, with ixlock held for writing and the old index already dropped. */
 static int load_locked(struct store *s, char *err, size_t errlen)
 {
-	struct loading l = {0};
+	struct ixtable t = {0};
 	struct pack *packs = NULL;
 	size_t npacks = 0, packcap = 0;
 	struct timespec mtime = {0, -1};
+	uint64_t bytes = 0;
 	struct dirent *de;
 	struct stat st;
 	DIR *dir;
@@ -339,27 +389,10 @@ static int load_locked(struct store *s, char *err, size_t errlen)
 		store_msg(err, errlen, "store: opening packs: %s", strerror(-ret));
 		return ret;
 	}
-	/* Size the table once, from the indexes' sizes (a line is at least 69 bytes). */
-	{
-		uint64_t bytes = 0;
-		char name[17];
-
-		while ((de = readdir(dir)))
-			if (index_name(de->d_name, name) &&
-			    !fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW))
-				bytes += (uint64_t)st.st_size;
-		rewinddir(dir);
-		l.cap = cap_for((size_t)(bytes / 69));
-		l.tab = calloc(l.cap, sizeof(*l.tab));
-		if (!l.tab) {
-			closedir(dir);
-			store_msg(err, errlen, "store: out of memory");
-			return -ENOMEM;
-		}
-	}
+	/* The packs with an index, numbered in the order they are listed. */
 	while ((de = readdir(dir))) {
 		char name[17], pname[32];
-		bool skipped;
+		struct stat ist;
 
 		if (!index_name(de->d_name, name))
 			continue;
@@ -367,6 +400,12 @@ static int load_locked(struct store *s, char *err, size_t errlen)
 		if (fstatat(dirfd(dir), pname, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 		    !S_ISREG(st.st_mode))
 			continue; /* an index without its pack names nothing readable */
+		if (!fstatat(dirfd(dir), de->d_name, &ist, AT_SYMLINK_NOFOLLOW))
+			bytes += (uint64_t)ist.st_size;
+		if (npacks == STORE_PACKS_MAX) {
+			ret = -EOVERFLOW;
+			break;
+		}
 		if (npacks == packcap) {
 			size_t ncap = packcap ? 2 * packcap : 16;
 			struct pack *np = realloc(packs, ncap * sizeof(*np));
@@ -378,30 +417,27 @@ static int load_locked(struct store *s, char *err, size_t errlen)
 			packs = np;
 			packcap = ncap;
 		}
-		l.pack = (uint32_t)npacks;
-		ret = load_index(dirfd(dir), de->d_name, &l, &skipped);
-		if (ret)
-			break;
 		memcpy(packs[npacks].name, name, sizeof(name));
 		packs[npacks].fd = -1;
 		npacks++;
 	}
+	if (!ret)
+		ret = s->lean ? store_lean_load(&t, dirfd(dir), packs, npacks)
+			      : load_exact(&t, dirfd(dir), packs, npacks, bytes);
 	closedir(dir);
 	if (ret) {
-		free(l.tab);
 		free(packs);
-		store_msg(err, errlen, "store: loading the pack indexes: %s", strerror(-ret));
+		store_msg(err, errlen, "store: loading the pack indexes: %s",
+			  ret == -EOVERFLOW ? "too many packs" : strerror(-ret));
 		return ret;
 	}
 swap:
-	if (!l.tab && grow(&l.tab, &l.cap, 0)) { /* an empty store */
-		free(packs);
+	if (!t.tab && (s->lean ? store_lean_load(&t, -1, NULL, 0) : table_alloc(&t, cap_for(0)))) {
+		free(packs); /* an empty store */
 		store_msg(err, errlen, "store: out of memory");
 		return -ENOMEM;
 	}
-	s->tab = l.tab;
-	s->cap = l.cap;
-	s->n = l.n;
+	s->ix = t;
 	s->packs = packs;
 	s->npacks = npacks;
 	s->packcap = packcap;
@@ -424,60 +460,64 @@ int store_index_load(struct store *s, char *err, size_t errlen)
 		return -EBUSY;
 	}
 	pthread_rwlock_wrlock(&s->ixlock);
-	for (size_t i = 0; i < s->npacks; i++)
-		if (s->packs[i].fd >= 0)
-			close(s->packs[i].fd);
-	free(s->tab);
-	free(s->packs);
-	s->tab = NULL;
-	s->packs = NULL;
-	s->cap = s->n = s->npacks = s->packcap = 0;
+	store_index_free(s);
 	s->packs_mtime = (struct timespec){0, -1};
 	ret = load_locked(s, err, errlen);
 	pthread_rwlock_unlock(&s->ixlock);
 	return ret;
 }
 
-struct ixent *store_index_find_locked(struct store *s, const struct store_hash *h)
+bool store_index_find_locked(struct store *s, const struct store_hash *h, struct ixloc *out)
 {
-	struct ixent *e;
+	const struct ixtable *t = &s->ix;
+	size_t i;
 
-	if (!s->cap)
-		return NULL;
-	e = probe(s->tab, s->cap, h);
-	return e->zlen ? e : NULL;
+	if (s->lean)
+		return store_lean_find(t, h, out);
+	if (!t->cap)
+		return false;
+	i = probe(t, h);
+	if (!t->tab[i].zlen)
+		return false;
+	ix_slot_loc(&t->tab[i], out);
+	return true;
 }
 
-bool store_index_find(struct store *s, const struct store_hash *h, struct ixent *out)
+bool store_index_find(struct store *s, const struct store_hash *h, struct ixloc *out)
 {
-	struct ixent *e;
+	bool found;
 
 	pthread_rwlock_rdlock(&s->ixlock);
-	e = store_index_find_locked(s, h);
-	if (e)
-		*out = *e;
+	found = store_index_find_locked(s, h, out);
 	pthread_rwlock_unlock(&s->ixlock);
-	return e != NULL;
+	return found;
 }
 
-int store_index_put(struct store *s, const struct ixent *e, bool only_new)
+int store_index_put(struct store *s, const struct store_hash *h, const struct ixloc *loc,
+		    bool only_new)
 {
-	struct ixent *slot;
+	size_t i;
 	int ret = 0;
 
+	if (!fits(loc))
+		return -EOVERFLOW;
 	pthread_rwlock_wrlock(&s->ixlock);
-	if (grow(&s->tab, &s->cap, s->n)) {
+	if (s->lean) {
+		ret = -EROFS; /* a table of keys cannot tell a new chunk from an old one */
+		goto out;
+	}
+	if (grow(&s->ix)) {
 		ret = -ENOMEM;
 		goto out;
 	}
-	slot = probe(s->tab, s->cap, &e->h);
-	if (slot->zlen && only_new) {
+	i = probe(&s->ix, h);
+	if (s->ix.tab[i].zlen && only_new) {
 		ret = 1;
 		goto out;
 	}
-	if (!slot->zlen)
-		s->n++;
-	*slot = *e;
+	if (!s->ix.tab[i].zlen)
+		s->ix.n++;
+	slot_set(&s->ix, i, h, loc);
 out:
 	pthread_rwlock_unlock(&s->ixlock);
 	return ret;
@@ -485,6 +525,8 @@ out:
 
 int64_t store_index_add_pack(struct store *s, const char *name, int fd)
 {
+	if (s->npacks == STORE_PACKS_MAX)
+		return -EOVERFLOW;
 	if (s->npacks == s->packcap) {
 		size_t ncap = s->packcap ? 2 * s->packcap : 16;
 		struct pack *np = realloc(s->packs, ncap * sizeof(*np));
@@ -521,14 +563,59 @@ int store_index_pack_fd_locked(struct store *s, uint32_t no)
 	return fd;
 }
 
+int store_each(struct store *s, store_each_fn fn, void *arg)
+{
+	struct store_loc loc;
+	struct ixtable copy = {0};
+	struct pack *packs;
+	size_t npacks;
+	int ret = 0;
+
+	if (s->lean)
+		return -EOPNOTSUPP; /* the hashes are not all here */
+	/* Copies (table and pack names together), so that @fn may call back into the store. */
+	pthread_rwlock_rdlock(&s->ixlock);
+	npacks = s->npacks;
+	packs = malloc((npacks ? npacks : 1) * sizeof(*packs));
+	if (packs && !table_alloc(&copy, s->ix.cap)) {
+		memcpy(copy.tab, s->ix.tab, copy.cap * sizeof(*copy.tab));
+		memcpy(copy.rest, s->ix.rest, copy.cap * sizeof(*copy.rest));
+		memcpy(packs, s->packs, npacks * sizeof(*packs));
+	}
+	pthread_rwlock_unlock(&s->ixlock);
+	if (!copy.tab || !packs) {
+		store_ixtable_free(&copy);
+		free(packs);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < copy.cap && !ret; i++) {
+		struct store_hash h;
+		struct ixloc l;
+
+		if (!copy.tab[i].zlen)
+			continue;
+		ix_slot_loc(&copy.tab[i], &l);
+		if (l.pack >= npacks)
+			continue;
+		memcpy(h.b, copy.tab[i].key, sizeof(copy.tab[i].key));
+		memcpy(h.b + 8, copy.rest[i], sizeof(copy.rest[i]));
+		snprintf(loc.pack, sizeof(loc.pack), "%s", packs[l.pack].name);
+		loc.off = l.off;
+		loc.zlen = l.zlen;
+		ret = fn(arg, &h, &loc);
+	}
+	store_ixtable_free(&copy);
+	free(packs);
+	return ret;
+}
+
 void store_index_free(struct store *s)
 {
 	for (size_t i = 0; i < s->npacks; i++)
 		if (s->packs[i].fd >= 0)
 			close(s->packs[i].fd);
 	free(s->packs);
-	free(s->tab);
 	s->packs = NULL;
-	s->tab = NULL;
-	s->npacks = s->cap = s->n = 0;
+	s->npacks = s->packcap = 0;
+	store_ixtable_free(&s->ix);
 }

@@ -11,6 +11,7 @@
 
 #include <dirent.h>
 #include <pthread.h>
+#include <string.h>
 #include <zstd.h>
 
 #include "snapshot/store.h"
@@ -53,15 +54,65 @@ struct frame {
 };
 
 #define STORE_PACK_TARGET (64u * 1024 * 1024) /* a pack is closed once it holds this much */
-#define PACK_NONE UINT32_MAX			/* ixent.pack of a chunk queued, not written yet */
+#define PACK_NONE UINT32_MAX		      /* open_pack.no when no pack is open */
+#define STORE_PACKS_MAX (1u << 24)	      /* packs the index can tell apart */
 
-/* One chunk in the in-memory index (open addressing by hash; zlen 0 = an empty slot). */
-struct ixent {
-	struct store_hash h;
-	uint64_t off;
-	uint32_t zlen;
-	uint32_t pack; /* into store.packs, or PACK_NONE */
+/* Where a chunk's frame is, as the index records it. */
+struct ixloc {
+	uint64_t off;  /* < STORE_OFF_LIMIT */
+	uint32_t zlen; /* > 0 */
+	uint32_t pack; /* into store.packs */
 };
+
+/*
+ * A slot of the index, 20 bytes: the hash's first 8 bytes (its key) and where the frame is.
+ * The exact index keeps the other 24 bytes of each hash beside (ixtable.rest).
+ */
+struct ixslot {
+	uint32_t key[2];
+	uint32_t off_lo; /* the frame's offset: low 32 bits */
+	uint32_t hi;	 /* pack << 8 | offset >> 32 */
+	uint32_t zlen;	 /* the frame's size (< 2^31); 0 = an empty slot; | IX_SHARED */
+};
+
+/* Lean: stored chunks whose hashes differ share this slot's key; ixtable.shared has them. */
+#define IX_SHARED 0x80000000u
+
+/* A chunk of a shared key, by whole hash. */
+struct ixshared {
+	struct store_hash h;
+	struct ixloc loc;
+};
+
+/*
+ * The in-memory index. Exact (store_index.c): an open-addressing table of @cap slots, @n used,
+ * with the rest of each hash. Lean (store_lean.c): @n slots sorted by key, in buckets by the
+ * key's first 16 bits (bucket b is tab[fan[b]] up to tab[fan[b + 1]]), and the chunks of the
+ * keys two chunks share, sorted by hash.
+ */
+struct ixtable {
+	struct ixslot *tab;
+	unsigned char (*rest)[STORE_HASH_LEN - 8];
+	size_t cap, n;
+	uint32_t *fan;
+	struct ixshared *shared;
+	size_t nshared;
+};
+
+static inline void ix_slot_set(struct ixslot *e, const struct store_hash *h, const struct ixloc *l)
+{
+	memcpy(e->key, h->b, sizeof(e->key));
+	e->off_lo = (uint32_t)l->off;
+	e->hi = l->pack << 8 | (uint32_t)(l->off >> 32);
+	e->zlen = l->zlen;
+}
+
+static inline void ix_slot_loc(const struct ixslot *e, struct ixloc *l)
+{
+	l->off = (uint64_t)(e->hi & 0xff) << 32 | e->off_lo;
+	l->pack = e->hi >> 8;
+	l->zlen = e->zlen & ~IX_SHARED;
+}
 
 struct pack {
 	char name[17];
@@ -105,8 +156,8 @@ struct store {
 
 	/* The index: under ixlock (readers share it). */
 	pthread_rwlock_t ixlock;
-	struct ixent *tab;
-	size_t cap, n; /* slots (a power of two), used */
+	bool lean; /* keys only (store_opts.lean) */
+	struct ixtable ix;
 	struct pack *packs;
 	size_t npacks, packcap;
 	struct timespec packs_mtime; /* of packs/ when last loaded (read-only stores reload) */
@@ -163,20 +214,22 @@ void store_dicts_free(struct store *s);
 /* (Re)build the index from packs/ *.idx. 0 or a negative errno with a message. */
 int store_index_load(struct store *s, char *err, size_t errlen);
 
-/* Look up @h under the read lock: true and *out if indexed (out->pack may be PACK_NONE). */
-bool store_index_find(struct store *s, const struct store_hash *h, struct ixent *out);
+/* Look up @h under the read lock: true and *out if indexed. */
+bool store_index_find(struct store *s, const struct store_hash *h, struct ixloc *out);
 
 /*
- * Add or replace @e (takes the write lock). If @only_new and @h is indexed already, does
- * nothing and returns 1. 0, 1, or -ENOMEM.
+ * Add or replace chunk @h at @loc (takes the write lock). If @only_new and @h is indexed
+ * already, does nothing and returns 1. 0, 1, -ENOMEM, -EOVERFLOW (@loc beyond what a slot
+ * holds) or -EROFS (a lean index).
  */
-int store_index_put(struct store *s, const struct ixent *e, bool only_new);
+int store_index_put(struct store *s, const struct store_hash *h, const struct ixloc *loc,
+		    bool only_new);
 
 /* Add a pack to store.packs (write lock held by the caller); its number, or -ENOMEM. */
 int64_t store_index_add_pack(struct store *s, const char *name, int fd);
 
-/* The entry of @h, or NULL; the caller holds ixlock (read or write) while it uses it. */
-struct ixent *store_index_find_locked(struct store *s, const struct store_hash *h);
+/* Where @h is: true and *out, or false; the caller holds ixlock (read or write). */
+bool store_index_find_locked(struct store *s, const struct store_hash *h, struct ixloc *out);
 
 /*
  * The descriptor of pack @no, opened on first use; the caller holds ixlock (a reload, which
@@ -186,6 +239,24 @@ int store_index_pack_fd_locked(struct store *s, uint32_t no);
 
 /* Free the index and close the packs (store_close). */
 void store_index_free(struct store *s);
+
+/* Free the tables of @t and empty it. */
+void store_ixtable_free(struct ixtable *t);
+
+/*
+ * Parse the pack index open as @fd, a block at a time: its header, then its lines with
+ * store_index_parse and @fn. 0, -EINVAL (damaged), @fn's nonzero return, or -errno.
+ */
+int store_index_parse_fd(int fd, store_index_fn fn, void *arg);
+
+/*
+ * Build a lean table of the indexes of @packs (@npacks, numbered as there) in packs/, open as
+ * @dfd, into @t: an index that is damaged is skipped. No packs: an empty table. 0 or -errno.
+ */
+int store_lean_load(struct ixtable *t, int dfd, const struct pack *packs, size_t npacks);
+
+/* Where @h is in the lean table @t: true and *out, or false. */
+bool store_lean_find(const struct ixtable *t, const struct store_hash *h, struct ixloc *out);
 
 /* Read the whole file @rel (relative to @dirfd) up to @limit bytes into a malloc'd buffer. */
 int store_read_file(int dirfd, const char *rel, size_t limit, unsigned char **out, size_t *len);

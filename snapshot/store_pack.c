@@ -70,8 +70,9 @@ static int pack_open(struct store *s, char *err, size_t errlen)
 	no = store_index_add_pack(s, name, fd);
 	pthread_rwlock_unlock(&s->ixlock);
 	if (no < 0) {
-		ret = -ENOMEM;
-		store_msg(err, errlen, "store: out of memory");
+		ret = (int)no;
+		store_msg(err, errlen, "store: %s",
+			  no == -EOVERFLOW ? "too many packs" : "out of memory");
 		goto fail;
 	}
 	op->no = (uint32_t)no;
@@ -197,7 +198,7 @@ int store_pack_append(struct store *s, const struct frame *f, unsigned n, const 
 	char hex[STORE_HEX_LEN + 1];
 	size_t total = 0;
 	uint64_t off;
-	struct ixent e;
+	struct ixloc e;
 	int fd, ret = 0;
 
 	for (unsigned i = 0; i < n; i++)
@@ -244,22 +245,23 @@ int store_pack_append(struct store *s, const struct frame *f, unsigned n, const 
 					     "%s %llu %zu\n", hex, (unsigned long long)off,
 					     f[i].zlen);
 	}
-	/* The lines are buffered (or out): only now do the chunks become findable. */
+	/* The frames and their lines are in: only now do the chunks become findable. */
 	off = op->off;
+	op->off += total;
 	for (unsigned i = 0; i < n; off += f[i].zlen, i++) {
 		if (!f[i].zlen)
 			continue;
-		e.h = f[i].hash;
 		e.off = off;
 		e.zlen = (uint32_t)f[i].zlen;
 		e.pack = op->no;
-		ret = store_index_put(s, &e, false);
+		ret = store_index_put(s, &f[i].hash, &e, false);
 		if (ret) {
-			store_msg(err, errlen, "store: out of memory");
+			store_msg(err, errlen, "store: %s",
+				  ret == -ENOMEM ? "out of memory"
+						 : "a frame past what the index can hold");
 			goto out;
 		}
 	}
-	op->off += total;
 	if (op->off >= STORE_PACK_TARGET)
 		ret = finish_locked(s, err, errlen);
 out:

@@ -214,21 +214,18 @@ int store_refresh(struct store *s)
 
 /*
  * Read @len bytes at @off of chunk @h's pack into @buf, under the index lock (so no reload
- * closes the descriptor meanwhile). *e gets the entry, *got how many bytes were read, and
- * *pack_size (unless NULL) the pack's size. 0, -ENOENT, or -errno.
+ * closes the descriptor meanwhile). *e gets where the chunk is, *got how many bytes were read,
+ * and *pack_size (unless NULL) the pack's size. 0, -ENOENT, or -errno.
  */
-static int read_at(struct store *s, const struct store_hash *h, struct ixent *e, void *buf,
+static int read_at(struct store *s, const struct store_hash *h, struct ixloc *e, void *buf,
 		   size_t len, uint64_t off, size_t *got, uint64_t *pack_size)
 {
-	struct ixent *p;
 	int fd, ret = 0;
 
 	for (int pass = 0; pass < 2; pass++) {
 		pthread_rwlock_rdlock(&s->ixlock);
-		p = store_index_find_locked(s, h);
-		if (p && p->pack != PACK_NONE) {
-			*e = *p;
-			fd = store_index_pack_fd_locked(s, p->pack);
+		if (store_index_find_locked(s, h, e)) {
+			fd = store_index_pack_fd_locked(s, e->pack);
 			if (fd >= 0) {
 				struct stat st;
 
@@ -266,16 +263,15 @@ static int read_at(struct store *s, const struct store_hash *h, struct ixent *e,
 /* Find @h and name its pack under one hold of the lock (a reload renumbers packs). */
 static bool find_loc(struct store *s, const struct store_hash *h, struct store_loc *loc)
 {
-	struct ixent *p;
+	struct ixloc e;
 	bool found;
 
 	pthread_rwlock_rdlock(&s->ixlock);
-	p = store_index_find_locked(s, h);
-	found = p && p->pack != PACK_NONE && p->pack < s->npacks;
+	found = store_index_find_locked(s, h, &e) && e.pack < s->npacks;
 	if (found && loc) {
-		snprintf(loc->pack, sizeof(loc->pack), "%s", s->packs[p->pack].name);
-		loc->off = p->off;
-		loc->zlen = p->zlen;
+		memcpy(loc->pack, s->packs[e.pack].name, sizeof(loc->pack)); /* (per chunk read) */
+		loc->off = e.off;
+		loc->zlen = e.zlen;
 	}
 	pthread_rwlock_unlock(&s->ixlock);
 	return found;
@@ -292,21 +288,20 @@ int store_stat(struct store *s, const struct store_hash *h, struct store_loc *lo
 
 int store_pack_fd(struct store *s, const struct store_hash *h, int *fd, struct store_loc *loc)
 {
-	struct ixent *p;
+	struct ixloc e;
 	int ret;
 
 	ret = store_stat(s, h, NULL);
 	if (ret)
 		return ret;
 	pthread_rwlock_rdlock(&s->ixlock);
-	p = store_index_find_locked(s, h);
-	ret = p && p->pack != PACK_NONE ? store_index_pack_fd_locked(s, p->pack) : -ENOENT;
+	ret = store_index_find_locked(s, h, &e) ? store_index_pack_fd_locked(s, e.pack) : -ENOENT;
 	if (ret >= 0) {
 		*fd = ret;
 		if (loc) {
-			snprintf(loc->pack, sizeof(loc->pack), "%s", s->packs[p->pack].name);
-			loc->off = p->off;
-			loc->zlen = p->zlen;
+			memcpy(loc->pack, s->packs[e.pack].name, sizeof(loc->pack)); /* (per chunk read) */
+			loc->off = e.off;
+			loc->zlen = e.zlen;
 		}
 		ret = 0;
 	}
@@ -319,7 +314,7 @@ int store_chunk_header(struct store *s, const struct store_hash *h, struct store
 	unsigned char buf[18]; /* ZSTD_FRAMEHEADERSIZE_MAX */
 	unsigned long long cs;
 	uint64_t psize = 0;
-	struct ixent e;
+	struct ixloc e;
 	size_t got;
 	int ret;
 
@@ -339,43 +334,6 @@ int store_chunk_header(struct store *s, const struct store_hash *h, struct store
 	return 0;
 }
 
-int store_each(struct store *s, store_each_fn fn, void *arg)
-{
-	struct store_loc loc;
-	struct ixent *copy;
-	struct pack *packs;
-	size_t cap, npacks;
-	int ret = 0;
-
-	/* Copies (table and pack names together), so that @fn may call back into the store. */
-	pthread_rwlock_rdlock(&s->ixlock);
-	cap = s->cap;
-	npacks = s->npacks;
-	copy = cap ? malloc(cap * sizeof(*copy)) : NULL;
-	packs = malloc((npacks ? npacks : 1) * sizeof(*packs));
-	if (copy && packs) {
-		memcpy(copy, s->tab, cap * sizeof(*copy));
-		memcpy(packs, s->packs, npacks * sizeof(*packs));
-	}
-	pthread_rwlock_unlock(&s->ixlock);
-	if ((cap && !copy) || !packs) {
-		free(copy);
-		free(packs);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < cap && !ret; i++) {
-		if (!copy[i].zlen || copy[i].pack >= npacks)
-			continue;
-		snprintf(loc.pack, sizeof(loc.pack), "%s", packs[copy[i].pack].name);
-		loc.off = copy[i].off;
-		loc.zlen = copy[i].zlen;
-		ret = fn(arg, &copy[i].h, &loc);
-	}
-	free(copy);
-	free(packs);
-	return ret;
-}
-
 int store_get(struct store *s, const struct store_hash *h, void **out, size_t *len, char *err,
 	      size_t errlen)
 {
@@ -387,7 +345,7 @@ int store_get(struct store *s, const struct store_hash *h, void **out, size_t *l
 	const struct dict *d = NULL;
 	struct store_hash got;
 	ZSTD_DCtx *dctx = NULL;
-	struct ixent e;
+	struct ixloc e;
 	size_t n, r;
 	unsigned id;
 	int ret;

@@ -39,7 +39,7 @@ struct pass {
 static int collect(void *arg, const struct store_hash *h, uint64_t off, uint64_t zlen)
 {
 	struct pass *p = arg;
-	struct ixent e;
+	struct ixloc e;
 	struct line *l;
 	bool indexed;
 
@@ -188,7 +188,7 @@ int store_sweep(struct store *s, const struct store_sweep_opts *o, struct store_
 		return ret;
 	pthread_rwlock_rdlock(&s->ixlock);
 	npacks = s->npacks;
-	st->chunks = s->n;
+	st->chunks = s->ix.n;
 	names = calloc(npacks ? npacks : 1, sizeof(*names));
 	gone = calloc(npacks ? npacks : 1, sizeof(*gone));
 	for (size_t i = 0; names && i < npacks; i++)

@@ -24,7 +24,7 @@ static int echo_line(void *arg, const struct store_hash *h, uint64_t off, uint64
 	char hex[STORE_HEX_LEN + 1];
 	int n;
 
-	if (!zlen || off > (UINT64_MAX >> 1) - zlen)
+	if (!zlen || off > STORE_OFF_LIMIT - zlen)
 		abort(); /* outside what store.h promises */
 	e->lines++;
 	if (e->stop_at && e->lines == e->stop_at)

@@ -584,6 +584,8 @@ static void test_lazy(void)
 static void test_appear_and_prune(void)
 {
 	struct node *b = look(&vb, NULL, "backups", NULL), *n;
+	struct backups_view_stats vs;
+	size_t parsed;
 	struct store_lock *lk = NULL;
 	struct view_open o = {0};
 	unsigned char buf[100000];
@@ -605,9 +607,15 @@ static void test_appear_and_prune(void)
 	CHECK_INT(vb.ops->open(vb.priv, n, O_RDONLY, 0, 0, &o), 0);
 	CHECK_INT(read_at(&vb, n, o.fh, buf, 1000, 0), 1000);
 	snprintf(path, sizeof(path), "%s/store/snapshots/2025-12-01", state);
+	backups_view_stats(vb.priv, &vs);
+	parsed = vs.parsed;
 	CHECK_INT(unlink(path), 0);
 	CHECK_MSG(!strstr(list(&vb, b, 100), "2025-12-01"), "a pruned snapshot goes");
 	CHECK(look(&vb, b, "2025-12-01", NULL) == NULL);
+	backups_view_stats(vb.priv, &vs);
+	CHECK_MSG(vs.parsed == parsed - 1,
+		  "its parsed manifest (and the file held open) is let go: %zu of %zu", vs.parsed,
+		  parsed);
 	while ((r = read_at(&vb, n, o.fh, buf, sizeof(buf), (off_t)got)) > 0)
 		got += (size_t)r;
 	CHECK_MSG(got == jpg_len, "a file open in it reads to its end (%zu)", got);
@@ -620,36 +628,6 @@ static void test_appear_and_prune(void)
 	n = walk(&vb, "latest", NULL);
 	CHECK_INT(vb.ops->readlink(vb.priv, n, path, sizeof(path)), 0);
 	CHECK_STR(path, "2025-11-08");
-}
-
-static void test_zoff_fallback(void)
-{
-	struct backups_store *s;
-	struct backups_man *m = calloc(1, sizeof(*m));
-	struct manifest_entry *e;
-	const uint64_t *z;
-	struct store *st;
-	struct store_hash h[2];
-	struct store_loc loc = {0};
-
-	CHECK_INT(store_open(state, NULL, &st, err, sizeof(err)), 0);
-	store_put(st, "one", 3, NULL, &h[0], err, sizeof(err));
-	store_put(st, "two!", 4, NULL, &h[1], err, sizeof(err));
-	store_flush(st, err, sizeof(err));
-	store_close(st);
-	manifest_init(&m->m);
-	pthread_mutex_init(&m->lock, NULL);
-	m->refs = 1;
-	manifest_add(&m->m, 'f', "db/x.sql.zst", 0600, 0, 0, 0, 0, NULL, &e);
-	manifest_add_chunk(e, &h[0], 3); /* ZLEN unknown */
-	manifest_add_chunk_z(e, &h[1], 4, 1000);
-	CHECK_INT(backups_store_new(state, &s), 0);
-	CHECK_INT(backups_man_zoff(s, m, e, &z), 0);
-	CHECK_INT(chunk_loc(state, &h[0], &loc), 0);
-	CHECK_MSG(loc.zlen > 0 && z[1] == loc.zlen && z[2] == z[1] + 1000,
-		  "an unknown ZLEN is the size of the chunk's frame in its pack");
-	backups_man_put(m);
-	backups_store_free(s);
 }
 
 static bool keep_but(void *arg, const struct store_hash *h)
@@ -852,7 +830,6 @@ int main(void)
 	test_inos();
 	test_lazy();
 	test_appear_and_prune();
-	test_zoff_fallback();
 	test_missing_chunk();
 	test_sweep_while_mounted();
 	test_damaged();

@@ -179,30 +179,6 @@ static void test_prefetch(void)
 	backups_cache_free(c);
 }
 
-static void test_zchunk(void)
-{
-	uint64_t z[101];
-	int bad = 0;
-
-	z[0] = 0;
-	srand(7);
-	for (int i = 1; i <= 100; i++)
-		z[i] = z[i - 1] + 1 + (uint64_t)(rand() % 5000);
-	for (uint64_t off = 0; off < z[100]; off += 1 + (uint64_t)(rand() % 97)) {
-		size_t i = backups_file_zchunk(z, 100, off), want = 0;
-
-		while (z[want + 1] <= off)
-			want++;
-		bad += i != want;
-	}
-	CHECK_MSG(!bad, "the frame holding each offset is found by binary search (%d wrong)", bad);
-	CHECK_INT(backups_file_zchunk(z, 100, 0), 0);
-	CHECK_INT(backups_file_zchunk(z, 100, z[1]), 1);
-	CHECK_INT(backups_file_zchunk(z, 100, z[100] - 1), 99);
-	z[1] = 10;
-	CHECK_INT(backups_file_zchunk(z, 1, 9), 0); /* one frame */
-}
-
 static void test_nodes(void)
 {
 	struct backups_nodes *t;
@@ -340,7 +316,6 @@ int main(void)
 	test_lru();
 	test_concurrent();
 	test_prefetch();
-	test_zchunk();
 	test_nodes();
 	test_ino_distinct();
 	test_hide();

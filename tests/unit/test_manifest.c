@@ -328,6 +328,97 @@ static void test_parse_rejects(void)
 	}
 }
 
+/* The input a byte at a time. */
+struct bytes {
+	const char *p;
+	size_t left;
+	int fail; /* the error to give once the input is half read (0: none) */
+	size_t half;
+};
+
+static ssize_t byte_read(void *arg, void *buf, size_t len)
+{
+	struct bytes *b = arg;
+
+	if (b->fail && b->left <= b->half)
+		return -b->fail;
+	if (!b->left || !len)
+		return 0;
+	memcpy(buf, b->p++, 1);
+	b->left--;
+	return 1;
+}
+
+struct seen_chunks {
+	size_t n;
+	uint64_t at[4], len[4], offset[4];
+};
+
+static int see_chunk(void *arg, size_t entry, size_t i, const struct manifest_chunk *c, uint64_t at)
+{
+	struct seen_chunks *s = arg;
+
+	(void)entry;
+	if (s->n < 4) {
+		s->at[s->n] = at;
+		s->len[s->n] = c->len;
+		s->offset[s->n] = c->offset + i * 1000;
+	}
+	s->n++;
+	return 0;
+}
+
+/*
+ * A manifest read a byte at a time parses as the whole text does, a line longer than the
+ * reader's first buffer included; a lazy parse keeps no chunk and says where each chunk's
+ * line is; a reader's error is returned.
+ */
+static void test_parse_read(void)
+{
+	static const char reason[] = "statefs-snapshot 1\ntime 5\ncommit -\nstatus incomplete\n"
+				     "reason ";
+	struct manifest m;
+	struct seen_chunks seen = {0};
+	struct bytes b = {.p = golden, .left = sizeof(golden) - 1};
+	const char *c1 = strstr(golden, "\nc ") + 1;
+	size_t n = sizeof(reason) - 1 + 300000 + 5, len;
+	char err[256] = "", *buf = malloc(n + 1), *out = NULL;
+
+	manifest_init(&m);
+	CHECK_INT(manifest_parse_read(&m, byte_read, &b, NULL, NULL, err, sizeof(err)), 0);
+	CHECK(m.n == 4 && m.v[1].nchunks == 2 && m.v[1].chunks && !m.lazy);
+	CHECK_INT(manifest_format(&m, &out, &len, err, sizeof(err)), 0);
+	CHECK(out && len == sizeof(golden) - 1 && !memcmp(out, golden, len));
+	free(out);
+	manifest_free(&m);
+
+	b = (struct bytes){.p = golden, .left = sizeof(golden) - 1};
+	manifest_init(&m);
+	CHECK_INT(manifest_parse_read(&m, byte_read, &b, see_chunk, &seen, err, sizeof(err)), 0);
+	CHECK(m.lazy && m.v[1].nchunks == 2 && !m.v[1].chunks && m.v[1].size == 11);
+	CHECK(seen.n == 2 && seen.at[0] == (uint64_t)(c1 - golden) &&
+	      seen.at[1] == (uint64_t)(strchr(c1, '\n') + 1 - golden));
+	CHECK(seen.len[0] == 5 && seen.len[1] == 6 && seen.offset[0] == 0 &&
+	      seen.offset[1] == 1005);
+	CHECK_INT(manifest_format(&m, &out, &len, err, sizeof(err)), -EINVAL);
+	manifest_free(&m);
+
+	b = (struct bytes){.p = golden, .left = sizeof(golden) - 1, .fail = EIO, .half = 300};
+	manifest_init(&m);
+	CHECK_INT(manifest_parse_read(&m, byte_read, &b, NULL, NULL, err, sizeof(err)), -EIO);
+	manifest_free(&m);
+
+	memcpy(buf, reason, sizeof(reason) - 1);
+	memset(buf + sizeof(reason) - 1, 'x', 300000);
+	memcpy(buf + n - 5, "\nend\n", 5);
+	b = (struct bytes){.p = buf, .left = n};
+	manifest_init(&m);
+	CHECK_INT(manifest_parse_read(&m, byte_read, &b, NULL, NULL, err, sizeof(err)), 0);
+	CHECK(m.nreasons == 1 && strlen(m.reasons[0]) == 300000);
+	manifest_free(&m);
+	free(buf);
+}
+
 static int fake_exists(void *arg, const char *name)
 {
 	const char **taken = arg;
@@ -440,6 +531,7 @@ int main(void)
 	test_escapes();
 	test_builder_rejects();
 	test_parse_rejects();
+	test_parse_read();
 	test_names();
 	test_files();
 	UNIT_DONE();

@@ -1045,6 +1045,143 @@ static void test_damaged_index(void)
 	free(dir);
 }
 
+static int count_line(void *arg, const struct store_hash *h, uint64_t off, uint64_t zlen)
+{
+	(void)h;
+	(void)off;
+	(void)zlen;
+	(*(int *)arg)++;
+	return 0;
+}
+
+/* An index line's frame ends at most STORE_OFF_LIMIT (2^40) bytes into its pack. */
+static void test_index_limits(void)
+{
+	char hex[STORE_HEX_LEN + 1], line[128];
+	struct store_hash h;
+	size_t bad = 0;
+	int n = 0;
+
+	memset(&h, 0xab, sizeof(h));
+	store_hash_hex(&h, hex);
+	snprintf(line, sizeof(line), "%s %llu 10\n", hex, STORE_OFF_LIMIT - 10);
+	CHECK_INT(store_index_parse(line, strlen(line), count_line, &n, &bad), 0);
+	CHECK_INT(n, 1);
+	snprintf(line, sizeof(line), "%s %llu 10\n", hex, STORE_OFF_LIMIT - 9);
+	CHECK_INT(store_index_parse(line, strlen(line), count_line, &n, &bad), -EINVAL);
+	CHECK_INT(bad, 1);
+}
+
+/* A hash with the first 8 bytes of @h and the rest @fill. */
+static struct store_hash same_key(const struct store_hash *h, unsigned char fill)
+{
+	struct store_hash o;
+
+	memset(&o, fill, sizeof(o));
+	memcpy(o.b, h->b, 8);
+	return o;
+}
+
+/*
+ * A lean reader finds every stored chunk where an exact one does, tells apart two stored chunks
+ * whose hashes share their first 64 bits (and then finds no third), takes a chunk stored twice
+ * at its first copy, and takes a hash that is not stored for a stored chunk with the same first
+ * 64 bits (the documented price), which store_get then refuses.
+ */
+static void test_lean_index(void)
+{
+	char *dir = new_state_dir("lean"), path[512], hex[STORE_HEX_LEN + 1],
+	     fhex[STORE_HEX_LEN + 1];
+	struct store_opts lean = {.readonly = true, .lean = true};
+	struct store_hash hs[30], f, g, absent;
+	struct store_loc a, b, c, x, y;
+	struct store *s = NULL, *r = NULL, *e;
+	const char *twin = "0123456789abcdef";
+	int same = 0;
+	void *out = NULL;
+	size_t len;
+	FILE *idx;
+
+	CHECK_INT(store_open(dir, &(struct store_opts){.threads = 1}, &s, err, sizeof(err)), 0);
+	if (!s)
+		return;
+	put_family(s, 7, 0, 15, 700, hs);
+	CHECK_INT(store_flush(s, err, sizeof(err)), 0);
+	put_family(s, 7, 15, 30, 700, hs);
+	CHECK_INT(store_flush(s, err, sizeof(err)), 0);
+	CHECK_INT(store_stat(s, &hs[0], &a), 0);
+	CHECK_INT(store_stat(s, &hs[1], &b), 0);
+	CHECK_INT(store_stat(s, &hs[2], &c), 0);
+	store_close(s);
+	CHECK_INT(store_open(dir, &(struct store_opts){.lean = true}, &s, err, sizeof(err)),
+		  -EINVAL);
+
+	/* A second pack, a copy of hs[0]'s: f (hs[0]'s first 8 bytes) at hs[1]'s frame; hs[2]. */
+	f = same_key(&hs[0], 0xf0);
+	CHECK_INT(
+	    sh("cp '%s/store/packs/%s.pack' '%s/store/packs/%s.pack'", dir, a.pack, dir, twin), 0);
+	snprintf(path, sizeof(path), "%s/store/packs/%s.idx", dir, twin);
+	idx = fopen(path, "w");
+	if (!idx)
+		return;
+	store_hash_hex(&f, fhex);
+	store_hash_hex(&hs[2], hex);
+	fprintf(idx, "%s%s %llu %llu\n%s %llu %llu\n", STORE_INDEX_HEADER, fhex,
+		(unsigned long long)b.off, (unsigned long long)b.zlen, hex,
+		(unsigned long long)c.off, (unsigned long long)c.zlen);
+	fclose(idx);
+
+	CHECK_INT(store_open(dir, &lean, &r, err, sizeof(err)), 0);
+	e = packs_reader(dir);
+	if (!r || !e)
+		return;
+	for (int i = 0; i < 30; i++)
+		same += !store_stat(r, &hs[i], &x) && !store_stat(e, &hs[i], &y) &&
+			!strcmp(x.pack, y.pack) && x.off == y.off && x.zlen == y.zlen;
+	CHECK_MSG(same == 30, "the lean reader finds all 30 chunks where the exact one does: %d",
+		  same);
+	CHECK(!store_stat(r, &hs[0], &x) && !strcmp(x.pack, a.pack) && x.off == a.off);
+	CHECK(!store_stat(r, &f, &x) && !strcmp(x.pack, twin) && x.off == b.off &&
+	      x.zlen == b.zlen);
+	g = same_key(&hs[0], 0x0f);
+	CHECK_INT(store_stat(r, &g, &x), -ENOENT);
+	CHECK(!store_stat(r, &hs[2], &x) && x.off == c.off && x.zlen == c.zlen);
+
+	absent = same_key(&hs[3], 0x33);
+	CHECK_INT(store_stat(e, &absent, &x), -ENOENT);
+	CHECK_MSG(!store_stat(r, &absent, &x), "lean: a hash not stored, with a stored chunk's "
+					       "first 64 bits, is taken for it");
+	CHECK_INT(store_get(r, &absent, &out, &len, err, sizeof(err)), -EIO);
+	CHECK_INT(store_get(r, &hs[5], &out, &len, err, sizeof(err)), 0);
+	free(out);
+	CHECK_INT(store_each(r, sum_zlen, &(uint64_t){0}), -EOPNOTSUPP);
+	CHECK_INT(store_put(r, "x", 1, NULL, &g, err, sizeof(err)), -EROFS);
+	store_close(r);
+	store_close(e);
+
+	/* A damaged index: skipped by both, the lean one as the exact one. */
+	CHECK_INT(chunk_loc(dir, &hs[20], &x), 0);
+	pack_path(dir, x.pack, "idx", path, sizeof(path));
+	CHECK_INT(sh("sed -i '6s/^\\(.\\)[0-9a-f]/\\1A/' '%s'", path), 0);
+	r = NULL;
+	CHECK_INT(store_open(dir, &lean, &r, err, sizeof(err)), 0);
+	e = packs_reader(dir);
+	if (!r || !e)
+		return;
+	same = 0;
+	for (int i = 0; i < 30; i++) {
+		int a1 = store_stat(r, &hs[i], &x), a2 = store_stat(e, &hs[i], &y);
+
+		same += a1 == a2 && (a1 || (!strcmp(x.pack, y.pack) && x.off == y.off));
+	}
+	CHECK_MSG(same == 30, "with a damaged index, the lean reader agrees on all 30: %d", same);
+	CHECK_INT(store_stat(r, &hs[20], &x), -ENOENT);
+	CHECK(!store_stat(r, &f, &x) && !strcmp(x.pack, twin));
+	store_close(r);
+	store_close(e);
+	free(dir);
+}
+
 /* The sweep's verdicts, by a set of chunks to keep. */
 struct keepset {
 	const struct store_hash *v;
@@ -1460,6 +1597,8 @@ int main(void)
 	test_reader_reloads();
 	test_crash_leftovers();
 	test_damaged_index();
+	test_index_limits();
+	test_lean_index();
 	test_sweep();
 	test_sweep_duplicates();
 	test_sweep_keeps_damaged_index();
