@@ -169,6 +169,24 @@ static int scratch(struct restore *r)
 	return restore_fail(r, -EEXIST, "no free name for the staging database");
 }
 
+/*
+ * Does a LOAD DATA leave other LOADs into its table free to run (innodb_autoinc_lock_mode 2)?
+ * Under the default (1), it holds the table's AUTO-INC lock until it ends, even when every
+ * value is given: LOADs into a table with an AUTO_INCREMENT column run one at a time.
+ */
+static bool autoinc_free(struct restore *r)
+{
+	struct rnames v = {0};
+	char msg[256];
+	bool free_ = false;
+
+	if (!restore_query_names(r->coord, "SELECT @@innodb_autoinc_lock_mode", false, &v, msg,
+				 sizeof(msg)))
+		free_ = v.n && !strcmp(v.v[0], "2");
+	rnames_free(&v);
+	return free_;
+}
+
 static int setup(struct restore *r)
 {
 	char lit[RESTORE_QUOTED], sql[RESTORE_QUOTED + 64], v[64], msg[512];
@@ -194,6 +212,7 @@ static int setup(struct restore *r)
 	if (rc)
 		return rc < 0 ? rc : restore_fail(r, -EIO, "no max_allowed_packet");
 	r->max_packet = strtoul(v, NULL, 10);
+	r->autoinc_free = autoinc_free(r);
 	rc = restore_execf(r->coord, msg, sizeof(msg), "SET SESSION FOREIGN_KEY_CHECKS = 0");
 	if (rc)
 		return restore_fail(r, rc, "%s", msg);

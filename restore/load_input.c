@@ -156,10 +156,14 @@ static int add_create(struct restore *r, const struct sqlsplit_stmt *st,
 	return t->create_lean ? 0 : restore_fail(r, -ENOMEM, "out of memory");
 }
 
-/* Rows of the current table into its jobs: a chunk of its own where the table allows. */
+/*
+ * Rows of the current table into its jobs: a chunk of its own where the table allows (a
+ * primary key, so that order does not matter; and not rows that one LOAD at a time can take).
+ */
 static int route_rows(struct restore *r, struct rstmt *s, bool rows)
 {
-	int rc = job_for(r, rows && r->cur->has_pk && r->cur->created);
+	struct rtable *t = r->cur;
+	int rc = job_for(r, rows && t->has_pk && t->created && !(s->fast && t->serial));
 
 	if (rc) {
 		free(s);
@@ -271,6 +275,7 @@ static int on_stmt(void *arg, const struct sqlsplit_stmt *st)
 			return rc ?: add(r, st, false);
 		r->cur->created = true;
 		r->cur->has_pk = c.has_pk;
+		r->cur->serial = c.has_auto_inc && !r->autoinc_free;
 		return add_create(r, st, &c);
 	case RESTORE_STMT_ROWS:
 	case RESTORE_STMT_TABLE_OTHER:

@@ -50,6 +50,7 @@ struct rtable {
 	unsigned finished; /* jobs done (shared) */
 	unsigned barrier;  /* a chunk needs this many finished */
 	bool has_pk, created;
+	bool serial; /* its rows go through LOAD DATA, which holds its AUTO-INC lock: one job */
 	char *alter; /* its secondary keys, added after its rows (restore_defer_keys) */
 	size_t alter_len;
 	uint64_t alter_number, alter_line; /* its CREATE's */
@@ -99,6 +100,7 @@ struct restore {
 	char cs[64], coll[64]; /* the live database's defaults */
 	MYSQL *coord;	       /* the coordinator's connection: DDL around the load, the swap */
 	unsigned long version, max_packet;
+	bool autoinc_free; /* innodb_autoinc_lock_mode = 2: a LOAD takes no table AUTO-INC lock */
 	char **others; /* databases a qualifier must not name */
 	size_t nothers;
 	struct restore_guard guard;

@@ -368,9 +368,15 @@ int restore_stmt_classify(const char *sql, size_t len, const struct restore_guar
 	if (out->kind == RESTORE_STMT_TABLE_CREATE) {
 		struct sqlsplit_tok prev = {0};
 
-		for (l.pos = 0; next(&l) != SQLSPLIT_TOK_END; prev = l.t)
+		/* AUTO_INCREMENT not followed by '=' is a column's, not the table option */
+		for (l.pos = 0; next(&l) != SQLSPLIT_TOK_END; prev = l.t) {
 			if (is(&l, "KEY") && sqlsplit_tok_is(&prev, "PRIMARY"))
 				out->has_pk = true;
+			if (sqlsplit_tok_is(&prev, "AUTO_INCREMENT") && !punct(&l.t, '='))
+				out->has_auto_inc = true;
+		}
+		if (sqlsplit_tok_is(&prev, "AUTO_INCREMENT"))
+			out->has_auto_inc = true;
 	}
 	return 0;
 }

@@ -60,6 +60,7 @@ struct restore_stmt {
 	enum restore_obj obj;	     /* RESTORE_STMT_OBJECT */
 	bool create;		     /* OBJECT, TABLE_*: a CREATE (else a DROP) */
 	bool has_pk;		     /* TABLE_CREATE: the definition declares a PRIMARY KEY */
+	bool has_auto_inc;	     /* TABLE_CREATE: a column is AUTO_INCREMENT */
 	char name[RESTORE_NAME_MAX]; /* the table or object, unquoted; "" for SET and SKIP */
 };
 
