@@ -68,12 +68,13 @@
  *
  * Rows of a statefs dump go through LOAD DATA LOCAL INFILE where the text means the same
  * (restore/tsv.h, load_fast.c): served from memory, in transactions of about 4 MiB of
- * INSERTs, with unique_checks on (InnoDB's bulk-insert mode is slower here); any error,
- * warning or missing row rolls the run back and runs its INSERTs as they are.
+ * INSERTs, with unique_checks on (InnoDB's bulk-insert mode is slower here), each INSERT
+ * converted as the server reads the data (it parses the last meanwhile); any error, warning or
+ * missing row rolls the run back and runs its INSERTs as they are.
  *
  * Memory: about queue_bytes + 3 * the largest statement + zstd's window (at most 128 MiB,
- * 2 MiB for statefs dumps) + RESTORE_DEFER_SAMPLE + per connection twice a LOAD's 4 MiB,
- * whatever the size of the dump.
+ * 2 MiB for statefs dumps) + RESTORE_DEFER_SAMPLE + per connection about twice the largest
+ * statement, whatever the size of the dump.
  */
 #ifndef STATEFS_RESTORE_LOAD_H
 #define STATEFS_RESTORE_LOAD_H

@@ -3,7 +3,10 @@
  * takes is sent as one LOAD DATA LOCAL INFILE, inside a transaction, its data served from
  * memory (never from a file, whatever the server asks for). Any doubt, and the run is rolled
  * back and its INSERTs run as they are: a statement not in the shape, an error, a warning, a
- * row count that is not the INSERTs' (LOCAL turns a duplicate key into a warning).
+ * row count that is not the INSERTs' (LOCAL turns a duplicate key into a warning). The data
+ * is converted one INSERT at a time, in the read callback the client library calls while it
+ * sends the file: the server parses the rows sent so far meanwhile, where converting the whole
+ * run first left it idle for that long (and held the run twice in memory).
  *
  * Which statements are fast is decided by the writer (load_input.c): rows of a statefs dump,
  * of a table tsv.h takes, while the session state is exactly the one the dump's header sets.
@@ -36,18 +39,46 @@ static int inf_init(void **ptr, const char *file, void *arg)
 	if (!w->feed_armed || strcmp(file, FAST_FILE))
 		return 1; /* not a request of ours */
 	w->feed_armed = false;
-	w->feed_pos = 0;
 	return 0;
 }
 
+/*
+ * Convert the feed's next statement into w->tsv: 1, or 0 where the LOAD's data ends (no
+ * statement left, another head, a value not in the shape; feed.next stays on that statement).
+ */
+static int feed_more(struct rworker *w)
+{
+	struct rfeed *f = &w->feed;
+	const struct rstmt *s = f->next;
+	int rc;
+
+	if (!s || s->len < f->head || memcmp(s->sql, f->first->sql, f->head))
+		return 0;
+	rc = restore_tsv_rows(s->sql, s->len, f->head, f->kinds, f->n, &w->tsv, &f->rows);
+	if (rc <= 0) {
+		f->err = rc;
+		return 0;
+	}
+	f->next = s->next;
+	return 1;
+}
+
+/* The LOAD's data, converted a statement at a time as the server reads: it parses meanwhile. */
 static int inf_read(void *ptr, char *buf, unsigned int len)
 {
 	struct rworker *w = ptr;
-	size_t n = w->tsv.len - w->feed_pos;
+	struct rfeed *f = &w->feed;
+	size_t n;
 
+	if (f->pos == w->tsv.len) {
+		w->tsv.len = f->pos = 0;
+		if (!feed_more(w))
+			return 0;
+	}
+	n = w->tsv.len - f->pos;
 	n = n < len ? n : len;
-	memcpy(buf, w->tsv.p + w->feed_pos, n);
-	w->feed_pos += n;
+	memcpy(buf, w->tsv.p + f->pos, n);
+	f->pos += n;
 	return (int)n;
 }
 
@@ -88,8 +119,8 @@ int restore_fast_leave(struct restore *r, struct rworker *w)
 	return 0;
 }
 
-/* Run the LOAD of w->tsv (@rows rows): 1 loaded, 0 rolled back (run the INSERTs), or < 0. */
-static int load(struct restore *r, struct rworker *w, uint64_t rows)
+/* Run the LOAD of the feed: 1 loaded, 0 rolled back (run the INSERTs), or < 0. */
+static int load(struct restore *r, struct rworker *w)
 {
 	char msg[256];
 	my_ulonglong n;
@@ -113,53 +144,48 @@ static int load(struct restore *r, struct rworker *w, uint64_t rows)
 		if (err == ER_NOT_ALLOWED_COMMAND || err == ER_LOAD_INFILE_DISABLED ||
 		    (err >= CR_MIN_ERROR && err <= CR_MAX_ERROR))
 			w->nofast = true; /* the server or the library will not: INSERTs only */
-		n = 0;
-	} else {
+	} else if (!w->feed.err) {
 		n = mysql_affected_rows(w->m);
-		if (n == rows && !mysql_warning_count(w->m)) {
+		if (n == w->feed.rows && !mysql_warning_count(w->m)) {
 			rc = restore_execf(w->m, msg, sizeof(msg), "COMMIT");
 			if (rc)
 				return restore_fail(r, rc, "%s", msg);
-			w->rows += rows;
-			w->rows_loaded += rows;
+			w->rows += n;
+			w->rows_loaded += n;
 			return 1;
 		}
 	}
 	w->feed_armed = false;
 	rc = restore_execf(w->m, msg, sizeof(msg), "ROLLBACK");
-	return rc ? restore_fail(r, rc, "%s", msg) : 0;
+	if (rc)
+		return restore_fail(r, rc, "%s", msg);
+	return w->feed.err < 0 ? restore_fail(r, w->feed.err, "out of memory") : 0;
 }
 
-/* Convert what can be of @run (the same head as its first), load it; the rest as INSERTs. */
+/*
+ * Load what can be of @run (statements with its head, each in the shape) with one LOAD whose
+ * data is converted as it is sent; the rest, or all of it if the LOAD is rolled back, as INSERTs.
+ */
 static int load_run(struct restore *r, struct rworker *w, const struct tsv_cols *cols,
 		    struct rstmt *run)
 {
-	unsigned char kinds[256];
-	struct rstmt *s = run, *stop = run;
-	uint64_t rows = 0;
-	size_t head, n = 0;
-	int rc = 0;
+	struct rfeed *f = &w->feed;
+	const struct rstmt *s, *stop = run;
+	int rc;
 
-	head = restore_tsv_head(cols, run->sql, run->len, kinds, &n);
+	*f = (struct rfeed){.first = run, .next = run};
+	f->head = restore_tsv_head(cols, run->sql, run->len, f->kinds, &f->n);
 	w->tsv.len = 0;
-	for (s = run; head && s; s = s->next) {
-		if (s->len < head || memcmp(s->sql, run->sql, head))
-			break;
-		rc = restore_tsv_rows(s->sql, s->len, head, kinds, n, &w->tsv, &rows);
-		if (rc <= 0)
-			break;
-	}
-	if (rc < 0)
-		return restore_fail(r, rc, "out of memory");
-	stop = s;
-	if (stop != run) {
-		if (restore_tsv_load_sql(run->sql, head, FAST_FILE, &w->load_sql))
+	if (f->head && feed_more(w)) { /* the first statement before the LOAD: it will be one */
+		if (restore_tsv_load_sql(run->sql, f->head, FAST_FILE, &w->load_sql))
 			return restore_fail(r, -ENOMEM, "out of memory");
-		rc = load(r, w, rows);
+		rc = load(r, w);
 		if (rc < 0)
 			return rc;
-		if (!rc)
-			stop = run;
+		if (rc)
+			stop = f->next;
+	} else if (f->err < 0) {
+		return restore_fail(r, f->err, "out of memory");
 	}
 	for (s = stop; s; s = s->next) {
 		rc = restore_fast_leave(r, w) ?: restore_run_stmt(r, w, s);

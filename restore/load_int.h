@@ -87,7 +87,13 @@ struct rworker {
 	bool nofast;	 /* the server refused LOAD DATA LOCAL: INSERTs only */
 	bool uc_forced;	 /* unique_checks is 1 for a LOAD, where the dump's SETs left 0 */
 	bool feed_armed; /* a LOAD was sent: its data may be asked for once */
-	size_t feed_pos;
+	struct rfeed {	 /* the statements a LOAD's data is converted from, as it is read */
+		const struct rstmt *first, *next; /* next: the first not converted yet */
+		size_t head, n, pos;		  /* pos: bytes of tsv already sent */
+		unsigned char kinds[256];
+		uint64_t rows;
+		int err; /* -ENOMEM while converting */
+	} feed;
 	struct tsv_buf tsv, load_sql;
 };
 
