@@ -243,16 +243,20 @@ static int on_stmt(void *arg, const struct sqlsplit_stmt *st)
 	struct restore *r = arg;
 	struct restore_stmt c;
 	char msg[512];
-	bool same;
+	bool same, unchecked, fast;
 	int rc;
 
 	r->nstmts++;
-	rc = restore_stmt_classify(st->sql, st->len, &r->guard, &c, msg, sizeof(msg));
+	rc = restore_stmt_classify_head(st->sql, st->len, &r->guard, &c, &unchecked, msg,
+					sizeof(msg));
+	same = !rc && r->cur && !strcmp(r->cur->name, c.name);
+	fast = same && r->cur->cols && r->header == NHEADER; /* rows that may be data only */
+	if (!rc && unchecked && !fast)
+		rc = restore_stmt_check(st->sql, st->len, &r->guard, msg, sizeof(msg));
 	if (rc)
 		return restore_fail(r, rc, "statement %llu (line %llu) refused: %s",
 				    (unsigned long long)st->number, (unsigned long long)st->line,
 				    msg);
-	same = r->cur && !strcmp(r->cur->name, c.name);
 	if (!(same && c.kind == RESTORE_STMT_ROWS) && (rc = flush_create(r)))
 		return rc;
 	switch (c.kind) {
@@ -287,7 +291,7 @@ static int on_stmt(void *arg, const struct sqlsplit_stmt *st)
 					    (unsigned long long)st->number,
 					    (unsigned long long)st->line, c.name);
 		if (c.kind == RESTORE_STMT_ROWS)
-			return add_rows(r, st, r->cur->cols && r->header == NHEADER);
+			return add_rows(r, st, fast);
 		rc = job_for(r, false);
 		return rc ?: add(r, st, false);
 	case RESTORE_STMT_SKIP:

@@ -40,7 +40,8 @@ struct rstmt {
 	struct rstmt *next;
 	uint64_t number, line;
 	size_t len;
-	bool fast;  /* rows that may go through LOAD DATA (load_fast.c) */
+	bool fast;  /* rows that may go through LOAD DATA (load_fast.c), not checked yet: */
+		    /* restore_run_stmt checks them (restore_stmt_check) before running them */
 	char sql[]; /* NUL-terminated */
 };
 

@@ -175,6 +175,9 @@ int restore_run_stmt(struct restore *r, struct rworker *w, const struct rstmt *s
 	char msg[RESTORE_MSG_MAX];
 	int rc;
 
+	if (s->fast && (rc = restore_stmt_check(s->sql, s->len, &r->guard, msg, sizeof(msg))))
+		return restore_fail(r, rc, "statement %llu (line %llu) refused: %s",
+				    (unsigned long long)s->number, (unsigned long long)s->line, msg);
 	rc = restore_exec(w->m, s->sql, s->len, &w->rows, msg, sizeof(msg));
 	if (rc)
 		restore_fail(r, rc, "statement %llu (line %llu): %s: %.100s",

@@ -210,6 +210,12 @@ awk '/^DROP TABLE IF EXISTS `nettypes`/ && !done {
 	"$T/d.sql" >"$T/other.sql"
 fails_cleanly "a dump reading another database" "refused: it names database .mysql." \
 	"$T/other.sql"
+# Rows in the shape of ours are checked only when they run as SQL: a value that is not data
+head=$(grep -m1 '^INSERT INTO `many` (' "$T/d.sql")
+awk -v head="$head" '/^DROP TABLE IF EXISTS `nettypes`/ && !done {
+	print head; print "(LOAD_FILE(\x27/etc/passwd\x27));"; done = 1 } { print }' \
+	"$T/d.sql" >"$T/loadfile.sql"
+fails_cleanly "a dump whose rows call LOAD_FILE()" "refused: LOAD_FILE is not" "$T/loadfile.sql"
 awk '/^DROP VIEW IF EXISTS `taxed`/ && !done {
 	print "CREATE VIEW bad AS SELECT nosuchcol FROM ints;"; done = 1 } { print }' \
 	"$T/d.sql" >"$T/badview.sql"
