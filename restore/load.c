@@ -262,7 +262,9 @@ static void destroy(struct restore *r)
 		if (r->w[i].m)
 			mysql_close(r->w[i].m);
 		restore_fast_free(&r->w[i]);
+		free(r->w[i].text);
 	}
+	spool_close(r->spool);
 	if (r->coord)
 		mysql_close(r->coord); /* releases GET_LOCK */
 	restore_jobs_free(r);
@@ -301,6 +303,9 @@ int restore_db_begin(const struct mtab_database *db, const struct restore_opts *
 	r->nw = r->opts.jobs ? r->opts.jobs : RESTORE_JOBS_DEFAULT;
 	r->nw = r->nw > RESTORE_JOBS_MAX ? RESTORE_JOBS_MAX : r->nw;
 	r->opts.queue_bytes = r->opts.queue_bytes ? r->opts.queue_bytes : RESTORE_QUEUE_DEFAULT;
+	r->opts.spool_bytes = r->opts.spool_bytes ? r->opts.spool_bytes : RESTORE_SPOOL_DEFAULT;
+	if (r->opts.spool_bytes == SIZE_MAX)
+		r->opts.spool_bytes = 0;
 	r->opts.lock_wait_s = r->opts.lock_wait_s ? r->opts.lock_wait_s : RESTORE_LOCK_WAIT_S;
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_cond_init(&r->work, NULL);
@@ -353,6 +358,7 @@ int restore_db_finish(struct restore *r, struct restore_stats *stats, char *err,
 	st.bytes_in = r->bytes_in;
 	st.bytes_sql = r->bytes_sql;
 	st.statements = r->nstmts;
+	st.spooled = r->spilled;
 	st.connections = r->nw;
 	for (i = 0; i < r->nw; i++) {
 		st.rows += r->w[i].rows;

@@ -50,11 +50,19 @@ static int feed_more(struct rworker *w)
 {
 	struct rfeed *f = &w->feed;
 	const struct rstmt *s = f->next;
+	const char *sql;
 	int rc;
 
-	if (!s || s->len < f->head || memcmp(s->sql, f->first->sql, f->head))
+	if (!s || s->len < f->head)
 		return 0;
-	rc = restore_tsv_rows(s->sql, s->len, f->head, f->kinds, f->n, &w->tsv, &f->rows);
+	rc = restore_stmt_text(w->r, w, s, &sql);
+	if (rc) {
+		f->err = rc;
+		return 0;
+	}
+	if (memcmp(sql, w->head.p, f->head))
+		return 0;
+	rc = restore_tsv_rows(sql, s->len, f->head, f->kinds, f->n, &w->tsv, &f->rows);
 	if (rc <= 0) {
 		f->err = rc;
 		return 0;
@@ -103,6 +111,7 @@ void restore_fast_free(struct rworker *w)
 {
 	restore_tsv_buf_free(&w->tsv);
 	restore_tsv_buf_free(&w->load_sql);
+	restore_tsv_buf_free(&w->head);
 }
 
 int restore_fast_leave(struct restore *r, struct rworker *w)
@@ -116,6 +125,23 @@ int restore_fast_leave(struct restore *r, struct rworker *w)
 	if (rc)
 		return restore_fail(r, rc, "%s", msg);
 	w->uc_forced = false;
+	return 0;
+}
+
+/* A copy of the run's INSERT head, which each of its statements must start with. */
+static int keep_head(struct rworker *w, const char *sql, size_t n)
+{
+	char *p;
+
+	if (w->head.cap < n) {
+		p = realloc(w->head.p, n);
+		if (!p)
+			return -ENOMEM;
+		w->head.p = p;
+		w->head.cap = n;
+	}
+	memcpy(w->head.p, sql, n);
+	w->head.len = n;
 	return 0;
 }
 
@@ -144,7 +170,7 @@ static int load(struct restore *r, struct rworker *w)
 		if (err == ER_NOT_ALLOWED_COMMAND || err == ER_LOAD_INFILE_DISABLED ||
 		    (err >= CR_MIN_ERROR && err <= CR_MAX_ERROR))
 			w->nofast = true; /* the server or the library will not: INSERTs only */
-	} else if (!w->feed.err) {
+	} else if (!w->feed.err) { /* an error reading a spooled statement back ends the data */
 		n = mysql_affected_rows(w->m);
 		if (n == w->feed.rows && !mysql_warning_count(w->m)) {
 			rc = restore_execf(w->m, msg, sizeof(msg), "COMMIT");
@@ -159,7 +185,8 @@ static int load(struct restore *r, struct rworker *w)
 	rc = restore_execf(w->m, msg, sizeof(msg), "ROLLBACK");
 	if (rc)
 		return restore_fail(r, rc, "%s", msg);
-	return w->feed.err < 0 ? restore_fail(r, w->feed.err, "out of memory") : 0;
+	return w->feed.err < 0 ? restore_fail(r, w->feed.err, "converting rows: %s",
+					      strerror(-w->feed.err)) : 0;
 }
 
 /*
@@ -171,21 +198,27 @@ static int load_run(struct restore *r, struct rworker *w, const struct tsv_cols 
 {
 	struct rfeed *f = &w->feed;
 	const struct rstmt *s, *stop = run;
+	const char *sql;
 	int rc;
 
-	*f = (struct rfeed){.first = run, .next = run};
-	f->head = restore_tsv_head(cols, run->sql, run->len, f->kinds, &f->n);
+	*f = (struct rfeed){.next = run};
+	rc = restore_stmt_text(r, w, run, &sql);
+	if (rc)
+		return rc;
+	f->head = restore_tsv_head(cols, sql, run->len, f->kinds, &f->n);
+	w->head.len = 0;
+	if (f->head && (restore_tsv_load_sql(sql, f->head, FAST_FILE, &w->load_sql) ||
+			keep_head(w, sql, f->head)))
+		return restore_fail(r, -ENOMEM, "out of memory");
 	w->tsv.len = 0;
 	if (f->head && feed_more(w)) { /* the first statement before the LOAD: it will be one */
-		if (restore_tsv_load_sql(run->sql, f->head, FAST_FILE, &w->load_sql))
-			return restore_fail(r, -ENOMEM, "out of memory");
 		rc = load(r, w);
 		if (rc < 0)
 			return rc;
 		if (rc)
 			stop = f->next;
 	} else if (f->err < 0) {
-		return restore_fail(r, f->err, "out of memory");
+		return restore_fail(r, f->err, "converting rows: %s", strerror(-f->err));
 	}
 	for (s = stop; s; s = s->next) {
 		rc = restore_fast_leave(r, w) ?: restore_run_stmt(r, w, s);
@@ -213,10 +246,9 @@ int restore_fast_run(struct restore *r, struct rworker *w, struct rjob *j)
 	pthread_mutex_unlock(&r->mu);
 	rc = load_run(r, w, j->tab->cols, run);
 	pthread_mutex_lock(&r->mu);
-	r->queued -= bytes;
-	pthread_cond_broadcast(&r->space);
 	while ((s = run)) {
 		run = s->next;
+		restore_stmt_done(r, s);
 		free(s);
 	}
 	return rc;
