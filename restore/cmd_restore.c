@@ -272,11 +272,24 @@ static void record(const struct mtab *tab, const struct mtab_database *db, enum 
 		fprintf(stderr, P "cannot record the result: %s\n", e);
 }
 
+/* A size from the environment (tests only), 0 if unset. */
+static size_t test_size(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v ? (size_t)strtoull(v, NULL, 10) : 0;
+}
+
 static int run(const struct mtab_database *db, const struct mtab *tab, const char *src,
 	       const char *source, bool is_file, unsigned jobs, bool snapshot)
 {
 	struct pre pre = {.tab = tab, .db = db->name};
-	struct restore_opts opts = {.jobs = jobs};
+	struct restore_opts opts = {
+	    .jobs = jobs,
+	    /* tests: small enough for a small dump to go through the spool */
+	    .queue_bytes = test_size("STATEFS_TEST_RESTORE_QUEUE"),
+	    .spool_bytes = test_size("STATEFS_TEST_RESTORE_SPOOL"),
+	};
 	struct sigaction sa = {.sa_handler = on_signal};
 	struct restore_stats st;
 	struct restore *r = NULL;
@@ -307,10 +320,11 @@ static int run(const struct mtab_database *db, const struct mtab *tab, const cha
 	       source, (unsigned long long)st.tables, (unsigned long long)st.rows);
 	printf(P "db/%s restored from %s: %llu tables, %llu rows (%llu through LOAD DATA), %llu "
 		 "views, routines, triggers and events; %.1f MiB of SQL in %.2f s (load %.2f s on "
-		 "%u connections, swap %.2f s)\n",
+		 "%u connections, %.1f MiB of it set aside in a temporary file; swap %.2f s)\n",
 	       db->name, source, (unsigned long long)st.tables, (unsigned long long)st.rows,
-	       (unsigned long long)st.rows_loaded, (unsigned long long)st.objects, (double)st.bytes_sql / (1 << 20),
-	       st.load_s + st.swap_s, st.load_s, st.connections, st.swap_s);
+	       (unsigned long long)st.rows_loaded, (unsigned long long)st.objects,
+	       (double)st.bytes_sql / (1 << 20), st.load_s + st.swap_s, st.load_s, st.connections,
+	       (double)st.spooled / (1 << 20), st.swap_s);
 	if (snapshot)
 		printf(P "the state before is snapshot %s (statefs restore %s db/%s undoes it)\n",
 		       pre.snapshot, pre.snapshot, db->name);

@@ -169,6 +169,24 @@ static int scratch(struct restore *r)
 	return restore_fail(r, -EEXIST, "no free name for the staging database");
 }
 
+/*
+ * Does a LOAD DATA leave other LOADs into its table free to run (innodb_autoinc_lock_mode 2)?
+ * Under the default (1), it holds the table's AUTO-INC lock until it ends, even when every
+ * value is given: LOADs into a table with an AUTO_INCREMENT column run one at a time.
+ */
+static bool autoinc_free(struct restore *r)
+{
+	struct rnames v = {0};
+	char msg[256];
+	bool free_ = false;
+
+	if (!restore_query_names(r->coord, "SELECT @@innodb_autoinc_lock_mode", false, &v, msg,
+				 sizeof(msg)))
+		free_ = v.n && !strcmp(v.v[0], "2");
+	rnames_free(&v);
+	return free_;
+}
+
 static int setup(struct restore *r)
 {
 	char lit[RESTORE_QUOTED], sql[RESTORE_QUOTED + 64], v[64], msg[512];
@@ -194,6 +212,7 @@ static int setup(struct restore *r)
 	if (rc)
 		return rc < 0 ? rc : restore_fail(r, -EIO, "no max_allowed_packet");
 	r->max_packet = strtoul(v, NULL, 10);
+	r->autoinc_free = autoinc_free(r);
 	rc = restore_execf(r->coord, msg, sizeof(msg), "SET SESSION FOREIGN_KEY_CHECKS = 0");
 	if (rc)
 		return restore_fail(r, rc, "%s", msg);
@@ -243,7 +262,9 @@ static void destroy(struct restore *r)
 		if (r->w[i].m)
 			mysql_close(r->w[i].m);
 		restore_fast_free(&r->w[i]);
+		free(r->w[i].text);
 	}
+	spool_close(r->spool);
 	if (r->coord)
 		mysql_close(r->coord); /* releases GET_LOCK */
 	restore_jobs_free(r);
@@ -282,6 +303,9 @@ int restore_db_begin(const struct mtab_database *db, const struct restore_opts *
 	r->nw = r->opts.jobs ? r->opts.jobs : RESTORE_JOBS_DEFAULT;
 	r->nw = r->nw > RESTORE_JOBS_MAX ? RESTORE_JOBS_MAX : r->nw;
 	r->opts.queue_bytes = r->opts.queue_bytes ? r->opts.queue_bytes : RESTORE_QUEUE_DEFAULT;
+	r->opts.spool_bytes = r->opts.spool_bytes ? r->opts.spool_bytes : RESTORE_SPOOL_DEFAULT;
+	if (r->opts.spool_bytes == SIZE_MAX)
+		r->opts.spool_bytes = 0;
 	r->opts.lock_wait_s = r->opts.lock_wait_s ? r->opts.lock_wait_s : RESTORE_LOCK_WAIT_S;
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_cond_init(&r->work, NULL);
@@ -334,6 +358,7 @@ int restore_db_finish(struct restore *r, struct restore_stats *stats, char *err,
 	st.bytes_in = r->bytes_in;
 	st.bytes_sql = r->bytes_sql;
 	st.statements = r->nstmts;
+	st.spooled = r->spilled;
 	st.connections = r->nw;
 	for (i = 0; i < r->nw; i++) {
 		st.rows += r->w[i].rows;

@@ -20,11 +20,18 @@
  *           `jobs` connections; the INSERTs of a table with a primary key are cut into chunks
  *           of about RESTORE_CHUNK_BYTES that load in parallel once its CREATE TABLE is done
  *           (rows of a table without one go in order, on one connection, so the next dump
- *           lists them in the same order); its plain secondary keys are added after its rows.
+ *           lists them in the same order; so do rows that go through LOAD DATA into a table
+ *           with an AUTO_INCREMENT column, unless the server's innodb_autoinc_lock_mode is 2:
+ *           a LOAD holds the table's AUTO-INC lock until it ends, even when it gives every
+ *           value, so its chunks would only queue for that lock, and measured here three of
+ *           them take 28% more server CPU than one stream); its plain secondary keys are added
+ *           after its rows.
  * Session SETs (the dump's header, and any later) are replayed on every connection before the
  * statements that follow them. Views, routines, triggers and events, with the SETs around them, are
- * kept aside (a temporary file) for later. At most queue_bytes of statements wait in memory; write
- * blocks when the loaders are behind. finish  checks the stream is complete (zstd frame ended, no
+ * kept aside (a temporary file) for later. At most queue_bytes of statements wait in memory;
+ * when the loaders are behind, up to spool_bytes more wait in a temporary file (the spool,
+ * restore/spool.h), so that the next tables can start loading; beyond that, write blocks.
+ * A free loader takes the oldest job that may start. finish  checks the stream is complete (zstd frame ended, no
  * statement cut off, and for a statefs dump its last line "-- statefs: dump complete"), waits for
  * the loaders, then: (1) runs the views, routines and triggers in STAGE and the events in OLD
  *           (empty: an event that fires there finds no table), so that a bad definition fails
@@ -63,12 +70,14 @@
  *
  * Rows of a statefs dump go through LOAD DATA LOCAL INFILE where the text means the same
  * (restore/tsv.h, load_fast.c): served from memory, in transactions of about 4 MiB of
- * INSERTs, with unique_checks on (InnoDB's bulk-insert mode is slower here); any error,
- * warning or missing row rolls the run back and runs its INSERTs as they are.
+ * INSERTs, with unique_checks on (InnoDB's bulk-insert mode is slower here), each INSERT
+ * converted as the server reads the data (it parses the last meanwhile); any error, warning or
+ * missing row rolls the run back and runs its INSERTs as they are.
  *
  * Memory: about queue_bytes + 3 * the largest statement + zstd's window (at most 128 MiB,
- * 2 MiB for statefs dumps) + RESTORE_DEFER_SAMPLE + per connection twice a LOAD's 4 MiB,
- * whatever the size of the dump.
+ * 2 MiB for statefs dumps) + RESTORE_DEFER_SAMPLE + per connection about twice the largest
+ * statement, whatever the size of the dump; on disk, at most spool_bytes (plus a 4 KiB page a
+ * statement, or all that went through the spool where the filesystem cannot punch holes).
  */
 #ifndef STATEFS_RESTORE_LOAD_H
 #define STATEFS_RESTORE_LOAD_H
@@ -82,6 +91,7 @@
 #define RESTORE_JOBS_DEFAULT 3u
 #define RESTORE_JOBS_MAX 8u
 #define RESTORE_QUEUE_DEFAULT (32u << 20)
+#define RESTORE_SPOOL_DEFAULT (256u << 20)
 #define RESTORE_CHUNK_BYTES (16u << 20)
 #define RESTORE_LOCK_WAIT_S 60u /* lock_wait_timeout of the swap's statements */
 
@@ -90,7 +100,10 @@ struct restore;
 struct restore_opts {
 	unsigned jobs;	      /* loading connections: 0 = RESTORE_JOBS_DEFAULT, at most _MAX */
 	size_t queue_bytes;   /* statements waiting for the loaders: 0 = RESTORE_QUEUE_DEFAULT */
-	const char *tmpdir;   /* for the kept object statements: NULL = $TMPDIR, else /tmp */
+	size_t spool_bytes;   /* more of them on disk (tmpdir): 0 = RESTORE_SPOOL_DEFAULT, */
+			      /* SIZE_MAX = none */
+	const char *tmpdir;   /* for the spool and the kept object statements: NULL = $TMPDIR, */
+			      /* else /tmp */
 	unsigned lock_wait_s; /* 0 = RESTORE_LOCK_WAIT_S */
 	/*
 	 * Called once the whole dump has loaded, just before the swap: take the pre-restore
@@ -107,6 +120,7 @@ struct restore_stats {
 	uint64_t statements; /* statements read */
 	uint64_t rows;	     /* rows inserted (affected rows of the INSERTs) */
 	uint64_t rows_loaded; /* of which through LOAD DATA (load_fast.c) */
+	uint64_t spooled;     /* bytes of statements set aside in the spool */
 	uint64_t tables;     /* tables and sequences swapped in */
 	uint64_t replaced;   /* live tables moved out */
 	uint64_t objects;    /* views, routines, triggers, events after the restore */

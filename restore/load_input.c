@@ -156,10 +156,14 @@ static int add_create(struct restore *r, const struct sqlsplit_stmt *st,
 	return t->create_lean ? 0 : restore_fail(r, -ENOMEM, "out of memory");
 }
 
-/* Rows of the current table into its jobs: a chunk of its own where the table allows. */
+/*
+ * Rows of the current table into its jobs: a chunk of its own where the table allows (a
+ * primary key, so that order does not matter; and not rows that one LOAD at a time can take).
+ */
 static int route_rows(struct restore *r, struct rstmt *s, bool rows)
 {
-	int rc = job_for(r, rows && r->cur->has_pk && r->cur->created);
+	struct rtable *t = r->cur;
+	int rc = job_for(r, rows && t->has_pk && t->created && !(s->fast && t->serial));
 
 	if (rc) {
 		free(s);
@@ -239,16 +243,20 @@ static int on_stmt(void *arg, const struct sqlsplit_stmt *st)
 	struct restore *r = arg;
 	struct restore_stmt c;
 	char msg[512];
-	bool same;
+	bool same, unchecked, fast;
 	int rc;
 
 	r->nstmts++;
-	rc = restore_stmt_classify(st->sql, st->len, &r->guard, &c, msg, sizeof(msg));
+	rc = restore_stmt_classify_head(st->sql, st->len, &r->guard, &c, &unchecked, msg,
+					sizeof(msg));
+	same = !rc && r->cur && !strcmp(r->cur->name, c.name);
+	fast = same && r->cur->cols && r->header == NHEADER; /* rows that may be data only */
+	if (!rc && unchecked && !fast)
+		rc = restore_stmt_check(st->sql, st->len, &r->guard, msg, sizeof(msg));
 	if (rc)
 		return restore_fail(r, rc, "statement %llu (line %llu) refused: %s",
 				    (unsigned long long)st->number, (unsigned long long)st->line,
 				    msg);
-	same = r->cur && !strcmp(r->cur->name, c.name);
 	if (!(same && c.kind == RESTORE_STMT_ROWS) && (rc = flush_create(r)))
 		return rc;
 	switch (c.kind) {
@@ -271,6 +279,7 @@ static int on_stmt(void *arg, const struct sqlsplit_stmt *st)
 			return rc ?: add(r, st, false);
 		r->cur->created = true;
 		r->cur->has_pk = c.has_pk;
+		r->cur->serial = c.has_auto_inc && !r->autoinc_free;
 		return add_create(r, st, &c);
 	case RESTORE_STMT_ROWS:
 	case RESTORE_STMT_TABLE_OTHER:
@@ -282,7 +291,7 @@ static int on_stmt(void *arg, const struct sqlsplit_stmt *st)
 					    (unsigned long long)st->number,
 					    (unsigned long long)st->line, c.name);
 		if (c.kind == RESTORE_STMT_ROWS)
-			return add_rows(r, st, r->cur->cols && r->header == NHEADER);
+			return add_rows(r, st, fast);
 		rc = job_for(r, false);
 		return rc ?: add(r, st, false);
 	case RESTORE_STMT_SKIP:

@@ -5,11 +5,13 @@
  * Threads: the caller's thread (the writer) decompresses, splits and routes statements; the
  * loaders (one thread and connection each) run jobs. A job is an ordered run of statements of
  * one table, run on one connection; it may start before its last statement has arrived (only
- * the newest job is open). Jobs are taken in the order they were made, and a job does not
- * start before @need jobs of its table have finished: 0 for a table's first job (DROP,
- * CREATE), the last ordered job's seq + 1 for a chunk of INSERTs, and its own seq (every
- * earlier job of the table) for any other job. Taking jobs in order and dependencies that
- * point only backwards mean no loader can wait forever.
+ * the newest job is open). A job may not start before @need jobs of its table have finished:
+ * 0 for a table's first job (DROP, CREATE), the last ordered job's seq + 1 for a chunk of
+ * INSERTs, and its own seq (every earlier job of the table) for any other job; only earlier
+ * jobs can make up that count. A free loader takes the oldest job that may start (an older
+ * one that must wait does not hold a loader meanwhile). No loader waits forever: the oldest
+ * unfinished job may always start, and is closed (it has all its statements) unless it is
+ * the open one, in which case every statement waiting is its own.
  *
  * Session state: every SET goes to the prelude, a list every loader replays up to a job's
  * prelude_start before running the job, so each statement runs in the session state it
@@ -26,6 +28,7 @@
 #include <zstd.h>
 
 #include "restore/load.h"
+#include "restore/spool.h"
 #include "restore/sqlsplit.h"
 #include "restore/stmt.h"
 #include "restore/tsv.h"
@@ -40,7 +43,10 @@ struct rstmt {
 	struct rstmt *next;
 	uint64_t number, line;
 	size_t len;
-	bool fast;  /* rows that may go through LOAD DATA (load_fast.c) */
+	bool spooled; /* its text is in the spool at @off, not in sql[] (restore_stmt_text) */
+	uint64_t off;
+	bool fast;  /* rows that may go through LOAD DATA (load_fast.c), not checked yet: */
+		    /* restore_run_stmt checks them (restore_stmt_check) before running them */
 	char sql[]; /* NUL-terminated */
 };
 
@@ -50,6 +56,7 @@ struct rtable {
 	unsigned finished; /* jobs done (shared) */
 	unsigned barrier;  /* a chunk needs this many finished */
 	bool has_pk, created;
+	bool serial; /* its rows go through LOAD DATA, which holds its AUTO-INC lock: one job */
 	char *alter; /* its secondary keys, added after its rows (restore_defer_keys) */
 	size_t alter_len;
 	uint64_t alter_number, alter_line; /* its CREATE's */
@@ -66,6 +73,7 @@ struct rjob {
 	unsigned seq, need;
 	bool chunk; /* INSERTs only, may run beside the table's other chunks */
 	bool closed;
+	bool waiting; /* its loader waits for its next statement */
 	size_t bytes; /* appended so far */
 	struct rstmt *head, *tail;
 	size_t prelude_start, prelude_end;
@@ -86,8 +94,16 @@ struct rworker {
 	bool nofast;	 /* the server refused LOAD DATA LOCAL: INSERTs only */
 	bool uc_forced;	 /* unique_checks is 1 for a LOAD, where the dump's SETs left 0 */
 	bool feed_armed; /* a LOAD was sent: its data may be asked for once */
-	size_t feed_pos;
-	struct tsv_buf tsv, load_sql;
+	struct rfeed {	 /* the statements a LOAD's data is converted from, as it is read */
+		const struct rstmt *next; /* the first statement not converted yet */
+		size_t head, n, pos;		  /* pos: bytes of tsv already sent */
+		unsigned char kinds[256];
+		uint64_t rows;
+		int err; /* -ENOMEM while converting */
+	} feed;
+	struct tsv_buf tsv, load_sql, head; /* head: the LOAD's INSERT head, for the feed */
+	char *text; /* a spooled statement read back (restore_stmt_text) */
+	size_t textcap;
 };
 
 enum input { IN_UNKNOWN, IN_PLAIN, IN_ZSTD };
@@ -99,6 +115,7 @@ struct restore {
 	char cs[64], coll[64]; /* the live database's defaults */
 	MYSQL *coord;	       /* the coordinator's connection: DDL around the load, the swap */
 	unsigned long version, max_packet;
+	bool autoinc_free; /* innodb_autoinc_lock_mode = 2: a LOAD takes no table AUTO-INC lock */
 	char **others; /* databases a qualifier must not name */
 	size_t nothers;
 	struct restore_guard guard;
@@ -116,7 +133,7 @@ struct restore {
 	size_t nhead;
 	char tail[64];
 	size_t ntail;
-	uint64_t bytes_in, bytes_sql, nstmts;
+	uint64_t bytes_in, bytes_sql, nstmts, spilled;
 	int header; /* the statefs header's SETs seen in order; -1 once any other SET came */
 	struct rtable *tables, *cur;
 	struct rjob *open;
@@ -128,7 +145,10 @@ struct restore {
 	pthread_cond_t work;  /* for loaders: a job, a statement, a job done, the end, a failure */
 	pthread_cond_t space; /* for the writer: room in the queue; all jobs done */
 	struct rjob *q_head, *q_tail;
-	size_t queued;	  /* bytes of statements not run yet */
+	size_t queued;	  /* bytes of statements not run yet, in memory */
+	struct spool *spool;
+	uint64_t spooled; /* the spool's bytes not given back yet (all, where it cannot) */
+	bool spool_off;	  /* it could not be made or written: no more */
 	unsigned running; /* jobs taken and not done */
 	struct rstmt **prelude;
 	size_t nprelude, capprelude, prelude_bytes;
@@ -157,6 +177,14 @@ int restore_job_add(struct restore *r, struct rstmt *s); /* to the open job; tak
 void restore_job_close(struct restore *r);
 int restore_prelude_add(struct restore *r, const struct sqlsplit_stmt *st);
 int restore_script_add(struct restore *r, const struct sqlsplit_stmt *st);
+/*
+ * @s's text into *sql: s->sql, or read back from the spool into @w's buffer (valid until the
+ * next call for @w). 0, or a failure (recorded).
+ */
+int restore_stmt_text(struct restore *r, struct rworker *w, const struct rstmt *s,
+		      const char **sql);
+/* @s has run or will not: its bytes leave the queue or the spool. Called with r->mu held. */
+void restore_stmt_done(struct restore *r, struct rstmt *s);
 /* Run one statement of a job on @w (r->mu not held); a failure is recorded. */
 int restore_run_stmt(struct restore *r, struct rworker *w, const struct rstmt *s);
 int restore_workers_start(struct restore *r);

@@ -303,28 +303,55 @@ need:
 	return NEED;
 }
 
-/* In a string or identifier quoted by q (backslash escapes unless q is a backtick). */
+/* Newlines in @n bytes at @p. */
+static uint64_t count_lines(const char *p, size_t n)
+{
+	const char *e = p + n;
+	uint64_t k = 0;
+
+	while ((p = memchr(p, '\n', (size_t)(e - p)))) {
+		k++;
+		p++;
+	}
+	return k;
+}
+
+/*
+ * In a string or identifier quoted by q (backslash escapes unless q is a backtick). The bytes
+ * up to the next quote or backslash are skipped with memchr (a dump's strings are most of it);
+ * the quote's place is looked for again only once passed, so many escapes cost no rescans.
+ */
 static int quoted(struct sqlsplit *s, size_t *pp, char q)
 {
-	const char *b = s->buf;
-	size_t p = *pp, n = s->len;
+	const char *b = s->buf, *e;
+	size_t p = *pp, n = s->len, qpos = 0, end;
 	bool esc = q != '`';
 
-	for (; p < n; p++) {
-		char c = b[p];
-
-		if (c == '\n') {
-			s->line++;
-		} else if (c == q) {
+	while (p < n) {
+		if (qpos < p || !qpos) {
+			e = memchr(b + p, q, n - p);
+			qpos = e ? (size_t)(e - b) : n;
+		}
+		end = qpos;
+		if (esc && (e = memchr(b + p, '\\', end - p)))
+			end = (size_t)(e - b);
+		s->line += count_lines(b + p, end - p);
+		p = end;
+		if (p == n)
+			break;
+		if (b[p] == q) {
 			s->st = CODE;
 			*pp = p + 1;
 			return 0;
-		} else if (c == '\\' && esc) {
-			if (p + 1 == n && !s->eof)
-				break;
-			if (p + 1 < n)
-				s->line += b[++p] == '\n';
 		}
+		if (p + 1 == n) { /* a backslash, the last byte so far */
+			if (!s->eof)
+				break;
+			p++;
+			break;
+		}
+		s->line += b[p + 1] == '\n';
+		p += 2;
 	}
 	*pp = p;
 	return NEED;

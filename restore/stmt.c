@@ -351,8 +351,8 @@ static int scan_all(struct lex *l, const struct restore_guard *g, bool allow_liv
 	return 0;
 }
 
-int restore_stmt_classify(const char *sql, size_t len, const struct restore_guard *g,
-			  struct restore_stmt *out, char *err, size_t errlen)
+static int classify(const char *sql, size_t len, const struct restore_guard *g,
+		    struct restore_stmt *out, bool *unchecked, char *err, size_t errlen)
 {
 	struct lex l = {.s = sql, .len = len, .ver = g->version};
 	int rc;
@@ -362,17 +362,47 @@ int restore_stmt_classify(const char *sql, size_t len, const struct restore_guar
 	rc = classify_head(&l, out, err, errlen);
 	if (rc)
 		return rc;
+	if (unchecked)
+		*unchecked = out->kind == RESTORE_STMT_ROWS;
+	if (unchecked && *unchecked)
+		return 0;
 	rc = scan_all(&l, g, out->kind == RESTORE_STMT_OBJECT, err, errlen);
 	if (rc)
 		return rc;
 	if (out->kind == RESTORE_STMT_TABLE_CREATE) {
 		struct sqlsplit_tok prev = {0};
 
-		for (l.pos = 0; next(&l) != SQLSPLIT_TOK_END; prev = l.t)
+		/* AUTO_INCREMENT not followed by '=' is a column's, not the table option */
+		for (l.pos = 0; next(&l) != SQLSPLIT_TOK_END; prev = l.t) {
 			if (is(&l, "KEY") && sqlsplit_tok_is(&prev, "PRIMARY"))
 				out->has_pk = true;
+			if (sqlsplit_tok_is(&prev, "AUTO_INCREMENT") && !punct(&l.t, '='))
+				out->has_auto_inc = true;
+		}
+		if (sqlsplit_tok_is(&prev, "AUTO_INCREMENT"))
+			out->has_auto_inc = true;
 	}
 	return 0;
+}
+
+int restore_stmt_classify(const char *sql, size_t len, const struct restore_guard *g,
+			  struct restore_stmt *out, char *err, size_t errlen)
+{
+	return classify(sql, len, g, out, NULL, err, errlen);
+}
+
+int restore_stmt_classify_head(const char *sql, size_t len, const struct restore_guard *g,
+			       struct restore_stmt *out, bool *unchecked, char *err, size_t errlen)
+{
+	return classify(sql, len, g, out, unchecked, err, errlen);
+}
+
+int restore_stmt_check(const char *sql, size_t len, const struct restore_guard *g, char *err,
+		       size_t errlen)
+{
+	struct lex l = {.s = sql, .len = len, .ver = g->version};
+
+	return scan_all(&l, g, false, err, errlen);
 }
 
 const char *restore_obj_sql(enum restore_obj obj)

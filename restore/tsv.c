@@ -249,50 +249,44 @@ static char *put(char *q, unsigned char ch)
 	return q;
 }
 
-/* A 'string' at *pp (mysql_real_escape_string's escapes only); NULL if not in the shape. */
+/*
+ * Bytes of a 'string' copied as they are: all but the quote, the backslash, and the three that
+ * LOAD DATA would read as a field's or a line's end or that we escape (tab, newline, NUL).
+ */
+static const unsigned char string_stop[256] = {['\''] = 1, ['\\'] = 1, ['\t'] = 1, ['\n'] = 1,
+					       ['\0'] = 1};
+
+/*
+ * A 'string' at *pp (mysql_real_escape_string's escapes only); NULL if not in the shape. Its
+ * escapes (\0 \n \r \Z \\ \' \") are copied as they are: LOAD DATA reads each as the same byte.
+ */
 static char *string(const char **pp, const char *e, char *q)
 {
-	const char *p = *pp + 1;
-	unsigned char ch;
+	const char *p = *pp + 1, *run;
 
-	for (; p < e; p++) {
-		ch = (unsigned char)*p;
-		if (ch == '\'') {
+	for (;;) {
+		for (run = p; p < e && !string_stop[(unsigned char)*p]; p++)
+			;
+		memcpy(q, run, (size_t)(p - run));
+		q += p - run;
+		if (p == e)
+			return NULL;
+		switch (*p) {
+		case '\'':
 			if (p + 1 < e && p[1] == '\'')
 				return NULL; /* '' inside: not ours */
 			*pp = p + 1;
 			return q;
-		}
-		if (ch != '\\') {
-			q = put(q, ch);
-			continue;
-		}
-		if (++p == e)
-			return NULL;
-		switch (*p) {
-		case '0':
-			ch = '\0';
-			break;
-		case 'n':
-			ch = '\n';
-			break;
-		case 'r':
-			ch = '\r';
-			break;
-		case 'Z':
-			ch = 26;
-			break;
 		case '\\':
-		case '\'':
-		case '"':
-			ch = (unsigned char)*p;
+			if (++p == e || !strchr("0nrZ\\'\"", *p) || !*p)
+				return NULL;
+			*q++ = '\\';
+			*q++ = *p++;
 			break;
-		default:
-			return NULL;
+		default: /* a raw tab, newline or NUL */
+			q = put(q, (unsigned char)*p++);
 		}
-		q = put(q, ch);
 	}
-	return NULL;
 }
 
 static int hexval(char c)

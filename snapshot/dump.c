@@ -20,6 +20,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "restore/spool.h"
+
 #define COPY_BUF (64u * 1024)
 
 enum item_state { IT_PENDING, IT_RUNNING, IT_DONE };
@@ -137,23 +139,6 @@ static int pread_all(int fd, void *p, size_t n, off_t off)
 	return 0;
 }
 
-static int spool_open(const char *dir)
-{
-	char path[4096];
-	int fd;
-
-	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
-		return fd >= 0 ? fd : -errno;
-	if ((size_t)snprintf(path, sizeof(path), "%s/statefs-dump.XXXXXX", dir) >= sizeof(path))
-		return -ENAMETOOLONG;
-	fd = mkostemp(path, O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	unlink(path);
-	return fd;
-}
-
 /* Send a finished item's spool to the sink: its records, each followed by a cut. */
 static int spool_replay(struct run *r, int fd, char *err, size_t errlen)
 {
@@ -246,7 +231,7 @@ static int worker_flush(struct dump_out *o)
 			 ?: sink_cut(r, w->err, sizeof(w->err));
 	} else {
 		if (it->spool < 0) {
-			it->spool = spool_open(r->tmpdir);
+			it->spool = spool_tmpfile(r->tmpdir);
 			if (it->spool < 0)
 				return dump_fail(w->err, sizeof(w->err), it->spool,
 						 "database %s: spool file in %s: %s", r->db->name,

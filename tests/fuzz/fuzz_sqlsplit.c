@@ -3,9 +3,11 @@
  * random-sized pieces it returns the same statements (text, numbers, lines) and the same end;
  * every statement is non-empty, NUL-terminated, starts with no white space and fits the limit;
  * its memory stays within twice the limit plus a slice. Each statement then goes through the
- * tokenizer (which must move forward and stay in bounds) and the classifier (restore/stmt.h).
+ * tokenizer (which must move forward and stay in bounds) and the classifier (restore/stmt.h),
+ * whose head-only classification and later check must give its whole answer.
  * The limit and the pieces are drawn from a hash of the input, so seeds are plain SQL.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,8 +34,10 @@ static void check_tokens(const char *sql, size_t len)
 {
 	static const char *const others[] = {"mysql", "other"};
 	struct restore_guard g = {"live", others, 2, 101106};
-	struct restore_stmt st;
+	struct restore_stmt st, head;
 	struct sqlsplit_tok t;
+	bool unchecked;
+	int rc, rc2;
 	size_t pos = 0, prev;
 	char name[RESTORE_NAME_MAX], err[256];
 
@@ -46,8 +50,14 @@ static void check_tokens(const char *sql, size_t len)
 		if (!sqlsplit_tok_name(&t, name, sizeof(name)) && strlen(name) >= sizeof(name))
 			abort();
 	}
-	if (restore_stmt_classify(sql, len, &g, &st, err, sizeof(err)) == 0 &&
-	    strlen(st.name) >= sizeof(st.name))
+	rc = restore_stmt_classify(sql, len, &g, &st, err, sizeof(err));
+	if (!rc && strlen(st.name) >= sizeof(st.name))
+		abort();
+	/* the head, then the check it leaves out, give the same answer */
+	rc2 = restore_stmt_classify_head(sql, len, &g, &head, &unchecked, err, sizeof(err));
+	if (!rc2 && unchecked)
+		rc2 = restore_stmt_check(sql, len, &g, err, sizeof(err));
+	if (rc != rc2 || (!rc && (st.kind != head.kind || strcmp(st.name, head.name))))
 		abort();
 }
 

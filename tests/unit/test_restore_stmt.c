@@ -81,6 +81,15 @@ static void test_ours(void)
 	CHECK(classify("CREATE TABLE t (id INT, c TEXT COMMENT 'PRIMARY KEY')", &st, err) == 0 &&
 	      !st.has_pk);
 	CHECK(classify("CREATE TABLE t (id INT NOT NULL PRIMARY KEY)", &st, err) == 0 && st.has_pk);
+	CHECK(classify("CREATE TABLE t (\n  `id` int NOT NULL AUTO_INCREMENT,\n  PRIMARY KEY (`id`)\n"
+		       ") ENGINE=InnoDB AUTO_INCREMENT=5",
+		       &st, err) == 0 &&
+	      st.has_auto_inc);
+	CHECK(classify("CREATE TABLE t (id INT, c TEXT COMMENT 'AUTO_INCREMENT') AUTO_INCREMENT=5", &st,
+		       err) == 0 &&
+	      !st.has_auto_inc);
+	CHECK(classify("CREATE TABLE t (id INT AUTO_INCREMENT KEY)", &st, err) == 0 &&
+	      st.has_auto_inc);
 	CHECK(classify("CREATE VIEW v AS SELECT 1", &st, err) == 0 && st.create &&
 	      st.obj == RESTORE_OBJ_VIEW);
 	CHECK(classify("DROP TRIGGER IF EXISTS `t`", &st, err) == 0 && !st.create &&
