@@ -26,14 +26,16 @@
  *           value, so its chunks would only queue for that lock, and measured here three of
  *           them take 28% more server CPU than one stream); its plain secondary keys are added
  *           after its rows.
- * Session SETs (the dump's header, and any later) are replayed on every connection before the
- * statements that follow them. Views, routines, triggers and events, with the SETs around them, are
- * kept aside (a temporary file) for later. At most queue_bytes of statements wait in memory;
- * when the loaders are behind, up to spool_bytes more wait in a temporary file (the spool,
- * restore/spool.h), so that the next tables can start loading; beyond that, write blocks.
- * A free loader takes the oldest job that may start. finish  checks the stream is complete (zstd frame ended, no
- * statement cut off, and for a statefs dump its last line "-- statefs: dump complete"), waits for
- * the loaders, then: (1) runs the views, routines and triggers in STAGE and the events in OLD
+ *           Session SETs (the dump's header, and any later) are replayed on every connection
+ *           before the statements that follow them. Views, routines, triggers and events,
+ *           with the SETs around them, are kept aside (a temporary file) for later. At most
+ *           queue_bytes of statements wait in memory; when the loaders are behind, up to
+ *           spool_bytes more wait in a temporary file (the spool, restore/spool.h), so that
+ *           the next tables can start loading; beyond that, write blocks. A free loader takes
+ *           the oldest job that may start.
+ *   finish  checks the stream is complete (zstd frame ended, no statement cut off, and for a
+ *           statefs dump its last line "-- statefs: dump complete"), waits for the loaders,
+ *           then: (1) runs the views, routines and triggers in STAGE and the events in OLD
  *           (empty: an event that fires there finds no table), so that a bad definition fails
  *           here, before anything live changes; drops STAGE's triggers (a table with triggers
  *           cannot change database). (2) calls before_swap (the caller snapshots the live
@@ -76,8 +78,8 @@
  *
  * Memory: about queue_bytes + 3 * the largest statement + zstd's window (at most 128 MiB,
  * 2 MiB for statefs dumps) + RESTORE_DEFER_SAMPLE + per connection about twice the largest
- * statement, whatever the size of the dump; on disk, at most spool_bytes (plus a 4 KiB page a
- * statement, or all that went through the spool where the filesystem cannot punch holes).
+ * statement, whatever the size of the dump; on disk (tmpdir), at most spool_bytes (counted in
+ * 4 KiB pages; where the filesystem cannot punch holes, all that went through the spool).
  */
 #ifndef STATEFS_RESTORE_LOAD_H
 #define STATEFS_RESTORE_LOAD_H
